@@ -1,0 +1,96 @@
+using Narwhal.Settings;
+
+namespace Narwhal.Cli;
+
+/// <summary>What the command line asked for.</summary>
+internal sealed record CommandLineResult(Config Config, bool ShowHelp, bool ShowVersion);
+
+/// <summary>A command line that does not parse; exits 2 as Gunicorn's argparse does.</summary>
+internal sealed class UsageException(string message) : Exception(message);
+
+/// <summary>
+/// Parses argv the way Gunicorn's argparse does: <c>--flag value</c>, <c>--flag=value</c>,
+/// <c>-b value</c>, <c>-bvalue</c>, options before or after APP_MODULE, <c>--</c> ends options.
+/// </summary>
+internal static class CommandLine
+{
+    public static CommandLineResult Parse(IReadOnlyList<string> args)
+    {
+        var config = new Config();
+        var byFlag = new Dictionary<string, Setting>(StringComparer.Ordinal);
+        foreach (var s in SettingsRegistry.All)
+            foreach (var flag in s.Cli) byFlag[flag] = s;
+
+        bool help = false, version = false, optionsEnded = false;
+        var positional = new List<string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (optionsEnded || arg == "-" || !arg.StartsWith('-'))
+            {
+                positional.Add(arg);
+                continue;
+            }
+            if (arg == "--") { optionsEnded = true; continue; }
+            if (arg is "-h" or "--help") { help = true; continue; }
+            if (arg == "--version" || arg == "-v") { version = true; continue; }
+
+            string flag;
+            string? inline = null;
+            if (arg.StartsWith("--"))
+            {
+                var eq = arg.IndexOf('=');
+                flag = eq > 0 ? arg[..eq] : arg;
+                if (eq > 0) inline = arg[(eq + 1)..];
+            }
+            else
+            {
+                flag = arg[..2];
+                if (arg.Length > 2) inline = arg[2..];
+            }
+
+            if (!byFlag.TryGetValue(flag, out var setting))
+                throw new UsageException($"unrecognized arguments: {arg}{Suggest(flag, byFlag.Keys)}");
+
+            if (setting.Action == CliAction.StoreTrue)
+            {
+                if (inline != null) throw new UsageException($"argument {flag}: ignored explicit argument '{inline}'");
+                config.Set(setting, "true");
+                continue;
+            }
+            var value = inline ?? (i + 1 < args.Count ? args[++i] : throw new UsageException($"argument {string.Join("/", setting.Cli)}: expected one argument"));
+            try
+            {
+                config.Set(setting, value);
+            }
+            catch (SettingValueException e)
+            {
+                throw new UsageException($"argument {string.Join("/", setting.Cli)}: {e.Message}");
+            }
+        }
+
+        if (positional.Count > 1)
+            throw new UsageException($"unrecognized arguments: {string.Join(' ', positional.Skip(1))}");
+        if (positional.Count == 1) config.Set(ServerSettings.WsgiApp, positional[0]);
+        return new CommandLineResult(config, help, version);
+    }
+
+    private static string Suggest(string flag, IEnumerable<string> known)
+    {
+        var best = known.Where(k => k.StartsWith("--"))
+            .Select(k => (k, d: Distance(flag, k)))
+            .OrderBy(t => t.d).FirstOrDefault();
+        return best.k != null && best.d <= Math.Max(2, flag.Length / 3) ? $" (did you mean {best.k}?)" : "";
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (var j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (var i = 1; i <= a.Length; i++)
+            for (var j = 1; j <= b.Length; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+        return d[a.Length, b.Length];
+    }
+}

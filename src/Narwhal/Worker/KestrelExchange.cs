@@ -1,0 +1,211 @@
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Win32.SafeHandles;
+using Narwhal.Wsgi;
+
+namespace Narwhal.Worker;
+
+/// <summary>
+/// A WSGI exchange over Kestrel's request features. Kestrel's async APIs are waited on
+/// synchronously here: the caller is a dedicated Python thread (not the thread pool)
+/// that has released the GIL.
+/// </summary>
+internal sealed class KestrelExchange : WsgiExchange
+{
+    private readonly IHttpRequestFeature _request;
+    private readonly IHttpResponseFeature _response;
+    private readonly IHttpResponseBodyFeature _body;
+    private readonly IHttpConnectionFeature _connection;
+    private readonly IFeatureCollection _features;
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _bodyForbidden;
+    private long? _declaredLength;
+    private long _written;
+    private long _unflushed;
+    private bool _started;
+    private bool _bodyFailed;
+
+    // Batch list bodies into writes of at most this size before pushing them out.
+    private const int FlushThreshold = 64 * 1024;
+
+    public KestrelExchange(IFeatureCollection features)
+    {
+        _features = features;
+        _request = features.GetRequiredFeature<IHttpRequestFeature>();
+        _response = features.GetRequiredFeature<IHttpResponseFeature>();
+        _body = features.GetRequiredFeature<IHttpResponseBodyFeature>();
+        _connection = features.GetRequiredFeature<IHttpConnectionFeature>();
+        _bodyForbidden = HttpMethods.IsHead(_request.Method);
+    }
+
+    public Task Completion => _done.Task;
+
+    public override string Method => _request.Method;
+    public override string RawTarget => _request.RawTarget;
+    public override string Protocol => _request.Protocol;
+    public override string Scheme => _request.Scheme;
+    public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders => _request.Headers;
+
+    public override (string Address, int Port)? Remote =>
+        _connection.RemoteIpAddress is { } ip ? (Format(ip), _connection.RemotePort) : null;
+
+    public override (string Address, int Port)? Local =>
+        _connection.LocalIpAddress is { } ip ? (Format(ip), _connection.LocalPort) : null;
+
+    private static string Format(IPAddress ip) => (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString();
+
+    public override bool Started => _started;
+
+    public override int ReadBody(Memory<byte> buffer)
+    {
+        try
+        {
+            var read = _request.Body.ReadAsync(buffer);
+            return read.IsCompletedSuccessfully ? read.Result : read.AsTask().GetAwaiter().GetResult();
+        }
+        catch (BadHttpRequestException e)
+        {
+            _bodyFailed = true;
+            throw new BodyReadException($"Invalid request body: {e.Message}", e);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            _bodyFailed = true;
+            throw new ClientGoneException("client disconnected while sending the request body", e);
+        }
+    }
+
+    public override void Start(int status, string reason, List<KeyValuePair<string, string>> headers)
+    {
+        _response.StatusCode = status;
+        if (reason.Length > 0) _response.ReasonPhrase = reason;
+        var target = _response.Headers;
+        foreach (var (name, value) in headers)
+            target.Append(name, value);
+        if (!target.ContainsKey("Server")) target.Server = "narwhal";
+        _declaredLength = target.ContentLength;
+        _started = true;
+    }
+
+    public override void Write(ReadOnlySpan<byte> data)
+    {
+        if (_bodyForbidden || _response.StatusCode is 204 or 304) return;
+        if (_declaredLength is { } limit)
+        {
+            // Gunicorn never writes past the Content-Length the app declared.
+            var room = limit - _written;
+            if (room <= 0) return;
+            if (data.Length > room) data = data[..(int)room];
+        }
+        CopyToOutput(data);
+        _written += data.Length;
+        _unflushed += data.Length;
+        if (_unflushed >= FlushThreshold) Flush();
+    }
+
+    /// <summary>
+    /// Copies into Kestrel's output buffers. Always with a size hint: before the response
+    /// starts, Kestrel's writer may answer GetSpan() without one with an empty span.
+    /// </summary>
+    private void CopyToOutput(ReadOnlySpan<byte> data)
+    {
+        var writer = _body.Writer;
+        while (data.Length > 0)
+        {
+            var span = writer.GetSpan(Math.Min(data.Length, 16 * 1024));
+            var n = Math.Min(span.Length, data.Length);
+            data[..n].CopyTo(span);
+            writer.Advance(n);
+            data = data[n..];
+        }
+    }
+
+    public override void Flush()
+    {
+        _unflushed = 0;
+        var flush = _body.Writer.FlushAsync();
+        var result = flush.IsCompletedSuccessfully ? flush.Result : Wait(flush);
+        if (result.IsCanceled || result.IsCompleted)
+            throw new ClientGoneException("client disconnected");
+    }
+
+    private static System.IO.Pipelines.FlushResult Wait(ValueTask<System.IO.Pipelines.FlushResult> flush)
+    {
+        try
+        {
+            return flush.AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            throw new ClientGoneException("client disconnected", e);
+        }
+    }
+
+    public override long SendFile(SafeFileHandle file, long offset, long count)
+    {
+        if (_declaredLength is { } limit) count = Math.Min(count, limit - _written);
+        if (_declaredLength is null && !_bodyForbidden)
+            _response.Headers.ContentLength = _declaredLength = count;
+        if (_bodyForbidden || count <= 0) return 0;
+        Flush(); // headers first
+
+        // The file is read straight into Kestrel's output buffers, without Python and
+        // without an intermediate copy; each block is pushed out before the next is read.
+        long sent = 0;
+        var writer = _body.Writer;
+        while (sent < count)
+        {
+            var memory = writer.GetMemory(64 * 1024);
+            var want = (int)Math.Min(memory.Length, count - sent);
+            var n = RandomAccess.Read(file, memory.Span[..want], offset + sent);
+            if (n <= 0) break; // the file shrank: Kestrel closes the connection short of Content-Length
+            writer.Advance(n);
+            sent += n;
+            _written += n;
+            Flush();
+        }
+        return sent;
+    }
+
+    /// <summary>Ends the exchange from the Python thread; Kestrel finishes the response.</summary>
+    public void Complete(WsgiOutcome outcome)
+    {
+        if (_bodyFailed || outcome == WsgiOutcome.Abort)
+        {
+            // Bad body framing or a failure after the headers went out: close without more
+            // bytes, so the client cannot mistake a partial response for a whole one.
+            _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
+        }
+        else if (outcome == WsgiOutcome.Fail && !_started)
+        {
+            WriteInternalServerError();
+        }
+        _done.TrySetResult();
+    }
+
+    // Matches the body Gunicorn's handle_error sends for an unhandled app error.
+    private static readonly byte[] ServerErrorBody = Encoding.ASCII.GetBytes(
+        "<html>\n  <head>\n    <title>Internal Server Error</title>\n  </head>\n  <body>\n" +
+        "    <h1><p>Internal Server Error</p></h1>\n    \n  </body>\n</html>\n");
+
+    private void WriteInternalServerError()
+    {
+        try
+        {
+            _response.StatusCode = 500;
+            _response.ReasonPhrase = null;
+            _response.Headers.Clear();
+            _response.Headers.ContentType = "text/html";
+            _response.Headers.ContentLength = ServerErrorBody.Length;
+            _response.Headers.Connection = "close";
+            CopyToOutput(ServerErrorBody);
+        }
+        catch (InvalidOperationException)
+        {
+            _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Narwhal.Worker;
+
+/// <summary>Kestrel's entry point: hands each request to a Python thread and waits, without blocking a Kestrel thread.</summary>
+internal sealed class WsgiHttpApplication(PythonThreads python) : IHttpApplication<KestrelExchange>
+{
+    public KestrelExchange CreateContext(IFeatureCollection contextFeatures) => new(contextFeatures);
+
+    public Task ProcessRequestAsync(KestrelExchange context)
+    {
+        python.Enqueue(context);
+        return context.Completion;
+    }
+
+    public void DisposeContext(KestrelExchange context, Exception? exception) { }
+}

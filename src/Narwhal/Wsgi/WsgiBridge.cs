@@ -1,0 +1,287 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using Narwhal.Logging;
+using Narwhal.Python;
+
+namespace Narwhal.Wsgi;
+
+/// <summary>
+/// The native functions the Python glue calls (<c>_read</c>, <c>_start</c>, <c>_write</c>,
+/// <c>_respond</c>, <c>_sendfile</c>, <c>_log</c>). Each is entered holding the GIL, releases it
+/// around anything that can block, and turns every .NET failure into a Python exception:
+/// nothing may unwind through Python's frames.
+/// </summary>
+internal static unsafe class WsgiBridge
+{
+    [ThreadStatic] private static byte[]? _readBuffer;
+    private static nint _clientDisconnected; // glue's ClientDisconnected type (owned for the process lifetime)
+
+    /// <summary>Creates the native functions and sets them on the glue module.</summary>
+    public static void Install(nint glueModule)
+    {
+        Define(glueModule, "_read", &Read);
+        Define(glueModule, "_start", &Start);
+        Define(glueModule, "_write", &Write);
+        Define(glueModule, "_respond", &Respond);
+        Define(glueModule, "_sendfile", &SendFile);
+        Define(glueModule, "_log", &Log);
+        _clientDisconnected = Interop.GetAttr(glueModule, "ClientDisconnected").Steal();
+    }
+
+    private static void Define(nint module, string name,
+        delegate* unmanaged[Cdecl]<nint, nint*, nint, nint> function)
+    {
+        // PyMethodDef must outlive the function object: allocate it once, never freed.
+        var def = (nint*)NativeMemory.AllocZeroed(4, (nuint)sizeof(nint));
+        def[0] = Marshal.StringToCoTaskMemUTF8(name);
+        def[1] = (nint)function;
+        def[2] = Native.MethFastCall;
+        using var fn = PyRef.Own(Native.PyCFunction_NewEx((nint)def, 0, 0));
+        Interop.SetAttr(module, name, fn.Handle);
+    }
+
+    // _read(req, size) -> bytes
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static nint Read(nint self, nint* args, nint nargs)
+    {
+        try
+        {
+            var exchange = Exchange(args, nargs, 2);
+            if (exchange == null) return 0;
+            var size = Native.PyLong_AsLongLong(args[1]);
+            var buffer = _readBuffer ??= new byte[65536];
+            var want = (int)Math.Clamp(size <= 0 ? buffer.Length : size, 1, buffer.Length);
+            int n;
+            Exception? error;
+            using (Gil.Release())
+                n = ReadBlocking(exchange, buffer.AsMemory(0, want), out error);
+            if (error != null) return RaiseOsError(error);
+            return Interop.Bytes(buffer.AsSpan(0, n)).Steal();
+        }
+        catch (Exception e)
+        {
+            return RaiseOsError(e);
+        }
+    }
+
+    private static int ReadBlocking(WsgiExchange exchange, Memory<byte> buffer, out Exception? error)
+    {
+        error = null;
+        try
+        {
+            return exchange.ReadBody(buffer);
+        }
+        catch (Exception e)
+        {
+            error = e;
+            return 0;
+        }
+    }
+
+    // _start(req, code, reason, headers) -> None
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static nint Start(nint self, nint* args, nint nargs)
+    {
+        try
+        {
+            var exchange = Exchange(args, nargs, 4);
+            if (exchange == null) return 0;
+            StartResponse(exchange, args[1], args[2], args[3]);
+            return Interop.NewNone().Steal();
+        }
+        catch (Exception e)
+        {
+            return RaiseOsError(e);
+        }
+    }
+
+    // _write(req, data, flush) -> None
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static nint Write(nint self, nint* args, nint nargs)
+    {
+        try
+        {
+            var exchange = Exchange(args, nargs, 3);
+            if (exchange == null) return 0;
+            if (!WriteBytes(exchange, args[1])) return 0;
+            if (Native.PyObject_IsTrue(args[2]) == 1 && !FlushReleasingGil(exchange)) return 0;
+            return Interop.NewNone().Steal();
+        }
+        catch (Exception e)
+        {
+            return RaiseOsError(e);
+        }
+    }
+
+    // _respond(req, code, reason, headers, data) -> None: a whole one-chunk response.
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static nint Respond(nint self, nint* args, nint nargs)
+    {
+        try
+        {
+            var exchange = Exchange(args, nargs, 5);
+            if (exchange == null) return 0;
+            byte* data;
+            nint length;
+            if (Native.PyBytes_AsStringAndSize(args[4], &data, &length) != 0) return 0;
+            StartResponse(exchange, args[1], args[2], args[3], length);
+            exchange.Write(new ReadOnlySpan<byte>(data, (int)length));
+            return Interop.NewNone().Steal();
+        }
+        catch (Exception e)
+        {
+            return RaiseOsError(e);
+        }
+    }
+
+    // _sendfile(req, fd, offset, count) -> int bytes sent
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static nint SendFile(nint self, nint* args, nint nargs)
+    {
+        try
+        {
+            var exchange = Exchange(args, nargs, 4);
+            if (exchange == null) return 0;
+            var fd = Native.PyLong_AsLongLong(args[1]);
+            var offset = Native.PyLong_AsLongLong(args[2]);
+            var count = Native.PyLong_AsLongLong(args[3]);
+            using var handle = new SafeFileHandle((nint)fd, ownsHandle: false);
+            long sent = 0;
+            Exception? error = null;
+            using (Gil.Release())
+            {
+                try { sent = exchange.SendFile(handle, offset, count); }
+                catch (Exception e) { error = e; }
+            }
+            return error != null ? RaiseOsError(error) : Interop.Long(sent).Steal();
+        }
+        catch (Exception e)
+        {
+            return RaiseOsError(e);
+        }
+    }
+
+    // _log(level, text) -> None
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static nint Log(nint self, nint* args, nint nargs)
+    {
+        try
+        {
+            if (nargs != 2)
+            {
+                PythonException.Raise("PyExc_TypeError", "_log() takes 2 arguments");
+                return 0;
+            }
+            var level = (int)Native.PyLong_AsLongLong(args[0]);
+            var text = Interop.AsString(args[1]) ?? "";
+            if (level < 0) ErrorLog.WriteRaw(text);
+            else ErrorLog.Write((LogLevel)level, text);
+            return Interop.NewNone().Steal();
+        }
+        catch (Exception e)
+        {
+            return RaiseOsError(e);
+        }
+    }
+
+    // ---- helpers (GIL held) ----
+
+    private static WsgiExchange? Exchange(nint* args, nint nargs, int expected)
+    {
+        if (nargs != expected)
+        {
+            PythonException.Raise("PyExc_TypeError", $"expected {expected} arguments, got {nargs}");
+            return null;
+        }
+        var exchange = ExchangeTable.Find(Native.PyLong_AsLongLong(args[0]));
+        if (exchange == null)
+            PythonException.Raise("PyExc_ValueError", "I/O operation on a request that has already finished");
+        return exchange;
+    }
+
+    private static void StartResponse(WsgiExchange exchange, nint code, nint reason, nint headers, long? oneChunkLength = null)
+    {
+        var status = (int)Native.PyLong_AsLongLong(code);
+        var reasonText = Interop.AsString(reason) ?? "";
+        var count = Native.PyList_Size(headers);
+        var list = new List<KeyValuePair<string, string>>((int)count + 1);
+        var hasLength = false;
+        for (nint i = 0; i < count; i++)
+        {
+            var pair = Native.PyList_GetItem(headers, i); // borrowed (name, value) tuple, validated by the glue
+            using var name = PyRef.Own(Native.PySequence_GetItem(pair, 0));
+            using var value = PyRef.Own(Native.PySequence_GetItem(pair, 1));
+            var n = Latin1String(name.Handle);
+            hasLength |= n.Equals("Content-Length", StringComparison.OrdinalIgnoreCase);
+            list.Add(new(n, Latin1String(value.Handle)));
+        }
+        // PEP 3333: the server may set Content-Length for a one-element body.
+        if (oneChunkLength is { } len && !hasLength) list.Add(new("Content-Length", len.ToString()));
+        exchange.Start(status, reasonText, list);
+    }
+
+    /// <summary>Header text must be latin-1 (PEP 3333); anything else raises UnicodeEncodeError in the app.</summary>
+    private static string Latin1String(nint str)
+    {
+        var raw = Native.PyUnicode_AsLatin1String(str);
+        if (raw == 0) throw new PythonErrorPending(); // UnicodeEncodeError stays set for the app to see
+        using var encoded = PyRef.Own(raw);
+        byte* p;
+        nint n;
+        if (Native.PyBytes_AsStringAndSize(encoded.Handle, &p, &n) != 0) throw PythonException.Fetch();
+        return Encoding.Latin1.GetString(p, (int)n);
+    }
+
+    private static bool WriteBytes(WsgiExchange exchange, nint bytes)
+    {
+        byte* data;
+        nint length;
+        if (Native.PyBytes_AsStringAndSize(bytes, &data, &length) != 0) return false;
+        exchange.Write(new ReadOnlySpan<byte>(data, (int)length));
+        return true;
+    }
+
+    private static bool FlushReleasingGil(WsgiExchange exchange)
+    {
+        Exception? error = null;
+        using (Gil.Release())
+        {
+            try { exchange.Flush(); }
+            catch (Exception e) { error = e; }
+        }
+        if (error == null) return true;
+        RaiseOsError(error);
+        return false;
+    }
+
+    /// <summary>Sets the Python exception that matches a .NET failure and returns NULL for the callback.</summary>
+    private static nint RaiseOsError(Exception e)
+    {
+        if (e is PythonErrorPending)
+        {
+            // The Python error is already set.
+        }
+        else if (e is PythonException pe)
+        {
+            PythonException.Raise("PyExc_ValueError", pe.Message);
+        }
+        else if (e is ClientGoneException)
+        {
+            var msg = Encoding.UTF8.GetBytes(e.Message + "\0");
+            fixed (byte* p = msg) Native.PyErr_SetString(_clientDisconnected, p);
+        }
+        else if (e is BodyReadException)
+        {
+            PythonException.Raise("PyExc_OSError", e.Message);
+        }
+        else
+        {
+            // Not the client's doing nor the app's: a server bug, so keep its .NET stack.
+            ErrorLog.Error($"Internal error in the server: {e}");
+            PythonException.Raise("PyExc_OSError", e.Message);
+        }
+        return 0;
+    }
+}

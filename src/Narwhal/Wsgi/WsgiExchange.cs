@@ -1,0 +1,45 @@
+using Microsoft.Extensions.Primitives;
+using Microsoft.Win32.SafeHandles;
+
+namespace Narwhal.Wsgi;
+
+/// <summary>
+/// One request/response as the WSGI layer sees it. The HTTP front implements it; the WSGI
+/// layer never sees Kestrel. Blocking members are called by a Python thread that has
+/// released the GIL.
+/// </summary>
+internal abstract class WsgiExchange
+{
+    /// <summary>Id handed to Python (wsgi.input, start_response); 0 once the request is over.</summary>
+    public long Id { get; set; }
+
+    public abstract string Method { get; }
+    /// <summary>The request-target exactly as sent (RAW_URI).</summary>
+    public abstract string RawTarget { get; }
+    public abstract string Protocol { get; }
+    public abstract string Scheme { get; }
+    public abstract IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders { get; }
+    /// <summary>Peer address; null on a unix socket.</summary>
+    public abstract (string Address, int Port)? Remote { get; }
+    /// <summary>Local address the connection came in on; null on a unix socket.</summary>
+    public abstract (string Address, int Port)? Local { get; }
+
+    /// <summary>Reads body bytes (blocking); 0 at the end. Throws <see cref="BodyReadException"/> or <see cref="ClientGoneException"/>.</summary>
+    public abstract int ReadBody(Memory<byte> buffer);
+
+    public abstract void Start(int status, string reason, List<KeyValuePair<string, string>> headers);
+    /// <summary>Appends body bytes without sending them yet.</summary>
+    public abstract void Write(ReadOnlySpan<byte> data);
+    /// <summary>Sends what was written (blocking). Throws <see cref="ClientGoneException"/>.</summary>
+    public abstract void Flush();
+    /// <summary>Sends a range of a file (blocking); returns the bytes sent.</summary>
+    public abstract long SendFile(SafeFileHandle file, long offset, long count);
+    /// <summary>True once status and headers are committed.</summary>
+    public abstract bool Started { get; }
+}
+
+/// <summary>The request body is malformed (bad chunk framing): the connection closes without an answer, as Gunicorn does.</summary>
+internal sealed class BodyReadException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>The client closed the connection.</summary>
+internal sealed class ClientGoneException(string message, Exception? inner = null) : Exception(message, inner);
