@@ -43,6 +43,16 @@ internal sealed class KestrelExchange : WsgiExchange
 
     public Task Completion => _done.Task;
 
+    public IHttpRequestFeature Request => _request;
+
+    /// <summary>Answers a request the policy refused, from the Kestrel thread, and closes the connection.</summary>
+    public void Reject(int status)
+    {
+        _response.StatusCode = status;
+        _response.Headers.ContentLength = 0;
+        _response.Headers.Connection = "close";
+    }
+
     public override string Method => _request.Method;
     public override string RawTarget => _request.RawTarget;
     public override string Protocol => _request.Protocol;
@@ -64,7 +74,13 @@ internal sealed class KestrelExchange : WsgiExchange
         try
         {
             var read = _request.Body.ReadAsync(buffer);
-            return read.IsCompletedSuccessfully ? read.Result : read.AsTask().GetAwaiter().GetResult();
+            var n = read.IsCompletedSuccessfully ? read.Result : read.AsTask().GetAwaiter().GetResult();
+            if (n == 0 && !RequestPolicy.TrailersAllowed(_features.Get<IHttpRequestTrailersFeature>()))
+            {
+                _bodyFailed = true;
+                throw new BodyReadException("Invalid request body: forbidden field in chunked trailers", null);
+            }
+            return n;
         }
         catch (BadHttpRequestException e)
         {

@@ -34,6 +34,10 @@ internal sealed class KestrelHost : IAsyncDisposable
             ApplicationServices = services,
             AddServerHeader = false, // the response carries "Server: narwhal" instead (Gunicorn sends its own)
             AllowSynchronousIO = false,
+            // Header values reach the app exactly as sent: with string reuse on, Kestrel
+            // hands back the previous request's string for a value that differs only in
+            // case ("Connection: Close" arrived as "close").
+            DisableStringReuse = true,
             // PEP 3333: header values are latin-1 strings. Kestrel's default rejects bytes >= 0x80.
             RequestHeaderEncodingSelector = _ => Encoding.Latin1,
             ResponseHeaderEncodingSelector = _ => Encoding.Latin1,

@@ -10,6 +10,12 @@ internal sealed class WsgiHttpApplication(PythonThreads python) : IHttpApplicati
 
     public Task ProcessRequestAsync(KestrelExchange context)
     {
+        var reject = RequestPolicy.Check(context.Request);
+        if (reject != 0)
+        {
+            context.Reject(reject);
+            return Task.CompletedTask;
+        }
         python.Enqueue(context);
         return context.Completion;
     }

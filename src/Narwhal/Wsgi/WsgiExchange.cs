@@ -39,7 +39,7 @@ internal abstract class WsgiExchange
 }
 
 /// <summary>The request body is malformed (bad chunk framing): the connection closes without an answer, as Gunicorn does.</summary>
-internal sealed class BodyReadException(string message, Exception inner) : Exception(message, inner);
+internal sealed class BodyReadException(string message, Exception? inner) : Exception(message, inner);
 
 /// <summary>The client closed the connection.</summary>
 internal sealed class ClientGoneException(string message, Exception? inner = null) : Exception(message, inner);

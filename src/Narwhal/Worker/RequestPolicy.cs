@@ -1,0 +1,74 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Narwhal.Worker;
+
+/// <summary>
+/// Gunicorn's request rules that Kestrel, which parses the request, is more lenient about.
+/// Checked on the parsed request before it is queued for Python, so a rejected request
+/// never reaches the app and never occupies a Python thread.
+/// </summary>
+internal static class RequestPolicy
+{
+    // Matches Gunicorn's default limit_request_field_size: one header line, name and value.
+    public const int LimitRequestFieldSize = 8190;
+
+    // DANGER: control characters in a field value (RFC 9110 5.5) are how headers get
+    // smuggled past proxies that split on them. HTAB is allowed; obs-text (0x80-0xFF) too.
+    private static readonly SearchValues<char> ForbiddenInValue = SearchValues.Create(
+        "\0\x01\x02\x03\x04\x05\x06\x07\x08\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f");
+
+    // Fields that must not arrive as chunked trailers: they frame or route the request,
+    // which was already acted on (RFC 9110 6.5.1). Gunicorn's corpus rejects exactly these
+    // and accepts others (valid/012 carries Vary and Content-Type).
+    private static readonly HashSet<string> ForbiddenTrailers = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Transfer-Encoding", "Content-Length", "Host", "TE", "Trailer",
+    };
+
+    /// <summary>The status to reject the request with, or 0 to let it through.</summary>
+    public static int Check(IHttpRequestFeature request)
+    {
+        var headers = request.Headers;
+        foreach (var (name, values) in headers)
+        {
+            foreach (var value in values)
+            {
+                if (value is null) continue;
+                if (value.AsSpan().ContainsAny(ForbiddenInValue)) return StatusCodes.Status400BadRequest;
+                if (name.Length + 2 + value.Length > LimitRequestFieldSize) return StatusCodes.Status431RequestHeaderFieldsTooLarge;
+            }
+        }
+
+        var transferEncoding = headers.TransferEncoding;
+        if (transferEncoding.Count > 0)
+        {
+            // DANGER: Content-Length beside Transfer-Encoding is the classic smuggling
+            // vector; Gunicorn refuses the request rather than pick one (RFC 9112 6.1).
+            // Kestrel frames by Transfer-Encoding and moves the Content-Length it got to
+            // X-Content-Length, so that is where it shows.
+            if (headers.ContainsKey("Content-Length") || headers.ContainsKey("X-Content-Length"))
+                return StatusCodes.Status400BadRequest;
+            // Chunked framing does not exist in HTTP/1.0.
+            if (HttpProtocol.IsHttp10(request.Protocol)) return StatusCodes.Status400BadRequest;
+        }
+
+        // One request, one media type: Gunicorn rejects a repeated Content-Type.
+        if (headers.ContentType.Count > 1) return StatusCodes.Status400BadRequest;
+        return 0;
+    }
+
+    /// <summary>True if the trailers that ended a chunked body are acceptable.</summary>
+    public static bool TrailersAllowed(IHttpRequestTrailersFeature? trailers)
+    {
+        if (trailers is not { Available: true }) return true;
+        foreach (var (name, values) in trailers.Trailers)
+        {
+            if (ForbiddenTrailers.Contains(name)) return false;
+            foreach (var value in values)
+                if (value != null && value.AsSpan().ContainsAny(ForbiddenInValue)) return false;
+        }
+        return true;
+    }
+}
