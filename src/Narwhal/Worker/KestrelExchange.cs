@@ -186,21 +186,39 @@ internal sealed class KestrelExchange : WsgiExchange
         return sent;
     }
 
-    /// <summary>Ends the exchange from the Python thread; Kestrel finishes the response.</summary>
+    private WsgiOutcome _outcome;
+
+    /// <summary>Ends the Python side of the exchange (GIL held: nothing here may block).</summary>
     public void Complete(WsgiOutcome outcome)
     {
-        if (_bodyFailed || outcome == WsgiOutcome.Abort)
+        _outcome = outcome;
+        _done.TrySetResult();
+    }
+
+    /// <summary>Finishes the response on a Kestrel thread once Python is done with it.</summary>
+    public async Task FinishAsync()
+    {
+        if (_bodyFailed || _outcome == WsgiOutcome.Abort)
         {
             // Bad body framing or a failure after the headers went out: close without more
             // bytes, so the client cannot mistake a partial response for a whole one.
-            _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
+            Abort();
         }
-        else if (outcome == WsgiOutcome.Fail && !_started)
+        else if (_outcome == WsgiOutcome.Fail && !_started)
         {
             WriteInternalServerError();
         }
-        _done.TrySetResult();
+        else if (_declaredLength is { } length && _written < length && !_bodyForbidden && _response.StatusCode is not (204 or 304))
+        {
+            // The body fell short of its Content-Length. As Gunicorn does, send what there
+            // is and close (Kestrel alone would turn an unflushed short response into a 500).
+            try { await _body.Writer.FlushAsync(); }
+            catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException) { }
+            Abort();
+        }
     }
+
+    private void Abort() => _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
 
     // Matches the body Gunicorn's handle_error sends for an unhandled app error.
     private static readonly byte[] ServerErrorBody = Encoding.ASCII.GetBytes(
@@ -221,7 +239,7 @@ internal sealed class KestrelExchange : WsgiExchange
         }
         catch (InvalidOperationException)
         {
-            _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
+            Abort();
         }
     }
 }

@@ -8,16 +8,17 @@ internal sealed class WsgiHttpApplication(PythonThreads python) : IHttpApplicati
 {
     public KestrelExchange CreateContext(IFeatureCollection contextFeatures) => new(contextFeatures);
 
-    public Task ProcessRequestAsync(KestrelExchange context)
+    public async Task ProcessRequestAsync(KestrelExchange context)
     {
         var reject = RequestPolicy.Check(context.Request);
         if (reject != 0)
         {
             context.Reject(reject);
-            return Task.CompletedTask;
+            return;
         }
         python.Enqueue(context);
-        return context.Completion;
+        await context.Completion;
+        await context.FinishAsync();
     }
 
     public void DisposeContext(KestrelExchange context, Exception? exception) { }
