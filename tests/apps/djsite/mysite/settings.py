@@ -1,0 +1,9 @@
+SECRET_KEY = "narwhal-tests-only"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = "mysite.urls"
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware", "django.middleware.csrf.CsrfViewMiddleware"]
+DATABASES = {}
+USE_TZ = True
+WSGI_APPLICATION = "mysite.wsgi.application"

@@ -1,0 +1,151 @@
+"""The command line: app specs as Gunicorn reads them, binds, flags, exit codes."""
+
+import os
+import signal
+import socket
+import subprocess
+
+import pytest
+import requests
+
+from conftest import APPS, ROOT, free_port, run_narwhal
+
+
+@pytest.mark.parametrize("spec, body", [
+    ("hello:app", "hello"),
+    ("hello", "default application"),
+    ("pkg.sub.wsgi", "dotted package"),
+    ("pkg.sub.wsgi:application", "dotted package"),
+    ("hello:make('hi')", "hi!"),
+    ("hello:make('hi', punctuation='?')", "hi?"),
+])
+def test_app_specs_as_gunicorn(serve, spec, body):
+    server = serve(spec)
+    assert requests.get(server.url("/")).text == body
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("nosuchmodule:app", "Failed to import module 'nosuchmodule': No module named 'nosuchmodule'."),
+    ("hello:nope", "Failed to find attribute 'nope' in 'hello'."),
+    ("hello:not_callable", "Application object must be callable."),
+    ("hello:make(greeting)", "Failed to parse arguments as literal values: 'make(greeting)'"),
+    ("hello:app(", "Failed to parse 'app(' as an attribute name or function call."),
+    ("hello:make()", "make() missing 1 required positional argument: 'greeting'"),
+])
+def test_bad_app_spec_is_one_clear_line_and_exit_code_4(spec, message):
+    r = run_narwhal(spec)
+    assert r.returncode == 4, r.stderr
+    errors = [l for l in r.stderr.splitlines() if "[ERROR]" in l]
+    assert len(errors) == 1 and errors[0].endswith(message), r.stderr
+    assert "Traceback" not in r.stderr and "   at " not in r.stderr
+
+
+def test_import_error_inside_the_app_keeps_its_traceback():
+    r = run_narwhal("broken_import:app")
+    assert r.returncode == 4
+    assert "Traceback" in r.stderr and "a_dependency_that_is_not_installed" in r.stderr
+
+
+def test_usage_errors_exit_2_and_name_the_setting():
+    r = run_narwhal("--threds", "2", "hello:app")
+    assert r.returncode == 2 and "did you mean --threads?" in r.stderr
+    r = run_narwhal("--threads", "zero", "hello:app")
+    assert r.returncode == 2 and "--threads" in r.stderr and "'zero' is not a positive integer" in r.stderr
+    r = run_narwhal("-b", "host:notaport", "hello:app")
+    assert r.returncode == 2 and "allowed: HOST, HOST:PORT, [IPv6]:PORT, unix:PATH, fd://FD" in r.stderr
+    r = run_narwhal()
+    assert r.returncode == 2 and "No application module specified" in r.stderr
+
+
+def test_help_and_version():
+    r = run_narwhal("--help")
+    assert r.returncode == 0
+    for flag in ("--bind", "--threads", "--keep-alive", "--chdir", "--pythonpath", "--env", "--python"):
+        assert flag in r.stdout
+    r = run_narwhal("--version")
+    assert r.returncode == 0 and r.stdout.startswith("narwhal (version ")
+
+
+def test_bind_unix_socket(serve, tmp_path):
+    path = tmp_path / "narwhal.sock"
+    server = serve("hello:app", "-b", "unix:%s" % path, bind=False)
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(path))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: example.org:81\r\nConnection: close\r\n\r\n")
+    data = b""
+    while chunk := s.recv(4096):
+        data += chunk
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"hello")
+
+
+def test_bind_ipv6_and_several_binds(serve):
+    p1, p2 = free_port(), free_port()
+    server = serve("hello:app", "-b", "[::1]:%d" % p1, "-b", "127.0.0.1:%d" % p2, bind=False)
+    assert requests.get("http://[::1]:%d/" % p1).text == "hello"
+    assert requests.get("http://127.0.0.1:%d/" % p2).text == "hello"
+    assert "Listening at: http://[::1]:%d" % p1 in server.log
+
+
+def test_bind_inherited_fd(serve):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    server = serve("hello:app", "-b", "fd://%d" % sock.fileno(), bind=False, pass_fds=(sock.fileno(),))
+    assert requests.get("http://127.0.0.1:%d/" % port).text == "hello"
+    sock.close()
+
+
+def test_port_environment_variable_sets_the_default_bind(serve):
+    port = free_port()
+    server = serve("hello:app", bind=False, env={"PORT": str(port)})
+    assert "Listening at: http://0.0.0.0:%d" % port in server.log
+    assert requests.get("http://127.0.0.1:%d/" % port).text == "hello"
+
+
+def test_env_chdir_and_pythonpath(serve, tmp_path):
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    (libdir / "greeting.py").write_text("import os\nTEXT = os.environ['GREETING']\n")
+    appdir = tmp_path / "proj"
+    appdir.mkdir()
+    (appdir / "envapp.py").write_text(
+        "import os, greeting\n"
+        "def app(e, sr):\n    sr('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [(greeting.TEXT + '|' + os.getcwd()).encode()]\n")
+    server = serve("envapp:app", "-e", "GREETING=hi there", "--chdir", str(appdir),
+                   "--pythonpath", str(libdir), cwd="/")
+    assert requests.get(server.url("/")).text == "hi there|%s" % appdir
+
+
+def test_launcher_works_from_another_directory(tmp_path):
+    (tmp_path / "here.py").write_text(
+        "def app(e, sr):\n    sr('200 OK', [])\n    return [b'from cwd']\n")
+    port = free_port()
+    proc = subprocess.Popen([str(ROOT / "narwhal"), "-b", "127.0.0.1:%d" % port, "here:app"],
+                            cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if "Booting worker" in line:
+                break
+        assert requests.get("http://127.0.0.1:%d/" % port).text == "from cwd"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_term_lets_an_in_flight_request_finish_and_exits_0(serve, tmp_path):
+    (tmp_path / "slow.py").write_text(
+        "import time\n"
+        "def app(e, sr):\n    time.sleep(1.0)\n    sr('200 OK', [])\n    return [b'finished']\n")
+    server = serve("slow:app", cwd=tmp_path)
+    import threading
+    result = {}
+    t = threading.Thread(target=lambda: result.update(r=requests.get(server.url("/"))))
+    t.start()
+    import time
+    time.sleep(0.3)
+    server.proc.send_signal(signal.SIGTERM)
+    t.join(10)
+    assert result["r"].status_code == 200 and result["r"].text == "finished"
+    assert server.proc.wait(10) == 0
