@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = Path(__file__).resolve().parent / "apps"
-SHARED = ROOT.parent / "shared"
+# CI clones the repo with shared/ beside it; NARWHAL_SHARED points elsewhere.
+SHARED = Path(os.environ.get("NARWHAL_SHARED", ROOT.parent / "shared"))
 # The launcher builds it once before the suite starts (tests/run); tests run the binary.
 BINARY = Path(os.environ.get("NARWHAL_BIN", ROOT / ".build" / "bin" / "narwhal"))
 # Debian's interpreter sees Debian's python3-flask, python3-django...

@@ -57,6 +57,12 @@ STATUS = {
 }
 
 
+def test_corpus_is_present():
+    """Without the corpus the parametrized tests below would silently be zero."""
+    assert len(list((CORPUS / "valid").glob("*.json"))) >= 60, "corpus not found at %s" % CORPUS
+    assert len(list((CORPUS / "invalid").glob("*.json"))) >= 70, "corpus not found at %s" % CORPUS
+
+
 def cases(kind):
     out = []
     for path in sorted((CORPUS / kind).glob("*.json")):
