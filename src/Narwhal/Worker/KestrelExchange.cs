@@ -211,10 +211,11 @@ internal sealed class KestrelExchange : WsgiExchange
         else if (_declaredLength is { } length && _written < length && !_bodyForbidden && _response.StatusCode is not (204 or 304))
         {
             // The body fell short of its Content-Length. As Gunicorn does, send what there
-            // is and close (Kestrel alone would turn an unflushed short response into a 500).
+            // is and close: once the response has started, Kestrel itself ends the connection
+            // after sending it (an Abort here could reset it before the bytes leave; and
+            // unflushed, Kestrel would turn the short response into a 500).
             try { await _body.Writer.FlushAsync(); }
-            catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException) { }
-            Abort();
+            catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException) { Abort(); }
         }
     }
 
