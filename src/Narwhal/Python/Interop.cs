@@ -119,9 +119,14 @@ internal static unsafe class Interop
         finally { Native.Py_DecRef(s); }
     }
 
+    [ThreadStatic] private static bool _formatting;
+
     /// <summary>"Traceback (most recent call last): ..." as the traceback module formats it.</summary>
     public static string FormatException(nint type, nint value, nint tb)
     {
+        // A failure while formatting fetches its own error, which would format again.
+        if (_formatting) return "";
+        _formatting = true;
         try
         {
             if (_formatException.IsNull)
@@ -138,6 +143,10 @@ internal static unsafe class Interop
         catch (PythonException)
         {
             return "";
+        }
+        finally
+        {
+            _formatting = false;
         }
     }
 }

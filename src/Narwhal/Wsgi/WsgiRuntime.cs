@@ -46,27 +46,20 @@ internal sealed class WsgiRuntime
         // 0: Python must not install signal handlers; the server owns signals.
         Native.Py_InitializeEx(0);
 
-        try
-        {
-            var glue = LoadGlue();
-            WsgiBridge.Install(glue.Handle);
-            using (var setup = Interop.GetAttr(glue.Handle, "setup"))
-            using (var argvList = StrList(argv))
-            using (var pathList = StrList(sysPath))
-                Interop.Call(setup.Handle, argvList.Handle, pathList.Handle).Dispose();
+        // On failure the interpreter is left as it is: the process exits next.
+        var glue = LoadGlue();
+        WsgiBridge.Install(glue.Handle);
+        using (var setup = Interop.GetAttr(glue.Handle, "setup"))
+        using (var argvList = StrList(argv))
+        using (var pathList = StrList(sysPath))
+            Interop.Call(setup.Handle, argvList.Handle, pathList.Handle).Dispose();
 
-            var app = ImportApp(glue.Handle, appSpec);
-            var handle = Interop.GetAttr(glue.Handle, "handle");
-            var environ = new EnvironBuilder(glue.Handle, multithread, multiprocess: false);
-            var runtime = new WsgiRuntime(glue, handle, app, environ);
-            runtime._mainThreadState = Native.PyEval_SaveThread();
-            return runtime;
-        }
-        catch
-        {
-            // Leave the interpreter as it is: the process exits next.
-            throw;
-        }
+        var app = ImportApp(glue.Handle, appSpec);
+        var handle = Interop.GetAttr(glue.Handle, "handle");
+        var environ = new EnvironBuilder(glue.Handle, multithread, multiprocess: false);
+        var runtime = new WsgiRuntime(glue, handle, app, environ);
+        runtime._mainThreadState = Native.PyEval_SaveThread();
+        return runtime;
     }
 
     private static unsafe PyRef LoadGlue()
