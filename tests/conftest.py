@@ -65,17 +65,18 @@ class Server:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return s
 
-    def rss_kib(self):
+    def _status_kib(self, field):
         for line in Path("/proc/%d/status" % self.pid).read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-        raise AssertionError("no VmRSS")
+        raise AssertionError("no %s in /proc/%d/status" % (field, self.pid))
+
+    def rss_kib(self):
+        return self._status_kib("VmRSS")
 
     def hwm_kib(self):
-        for line in Path("/proc/%d/status" % self.pid).read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise AssertionError("no VmHWM")
+        """Peak resident memory since the process started."""
+        return self._status_kib("VmHWM")
 
     def stop(self, sig=signal.SIGTERM, timeout=40):
         if self.proc.poll() is None:

@@ -4,6 +4,8 @@ import os
 import signal
 import socket
 import subprocess
+import threading
+import time
 
 import pytest
 import requests
@@ -139,11 +141,9 @@ def test_term_lets_an_in_flight_request_finish_and_exits_0(serve, tmp_path):
         "import time\n"
         "def app(e, sr):\n    time.sleep(1.0)\n    sr('200 OK', [])\n    return [b'finished']\n")
     server = serve("slow:app", cwd=tmp_path)
-    import threading
     result = {}
     t = threading.Thread(target=lambda: result.update(r=requests.get(server.url("/"))))
     t.start()
-    import time
     time.sleep(0.3)
     server.proc.send_signal(signal.SIGTERM)
     t.join(10)

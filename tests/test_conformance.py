@@ -4,6 +4,7 @@ invalid ones must get Gunicorn's status (or a close) and never reach the app."""
 
 import base64
 import json
+import os
 import random
 import select
 import socket
@@ -11,7 +12,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import SHARED, read_response
+from conftest import SHARED, Server, free_port, read_response
 
 CORPUS = SHARED / "conformance" / "gunicorn-requests"
 ECHO_DIR = SHARED / "conformance"
@@ -72,13 +73,10 @@ def cases(kind):
 
 
 @pytest.fixture(scope="module")
-def echo(request):
+def echo(tmp_path_factory):
     # One server for the module: these cases are many and each is quick.
-    from conftest import Server, free_port, BINARY  # noqa: F401
-    import os
-    import tempfile
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="narwhal-echo-", suffix=".log", delete=False).name
+    log = tmp_path_factory.mktemp("echo") / "server.log"
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)
     server = Server(["-b", "127.0.0.1:%d" % port, "echo_app:app"], ECHO_DIR, env, port, log)
