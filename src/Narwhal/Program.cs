@@ -1,13 +1,11 @@
-using System.Runtime.InteropServices;
 using Narwhal.Cli;
-using Narwhal.Logging;
-using Narwhal.Python;
+using Narwhal.Master;
 using Narwhal.Settings;
 using Narwhal.Worker;
 
 namespace Narwhal;
 
-/// <summary>Entry point: parse the command line, then serve.</summary>
+/// <summary>Entry point: parse the command line, then run as the master, a worker, or the --preload check.</summary>
 internal static class Program
 {
     public const string Version = "0.1.0";
@@ -48,6 +46,21 @@ internal static class Program
             Console.Error.WriteLine("narwhal: error: No application module specified.");
             return ExitUsage;
         }
-        return Server.Run(cli.Config, args);
+        if (Environment.GetEnvironmentVariable(WorkerProcess.PreloadCheckVariable) == "1")
+        {
+            Posix.Environ.Unset(WorkerProcess.PreloadCheckVariable);
+            return WorkerProcess.CheckApp(cli.Config);
+        }
+        if (WorkerHandoff.TakeFromEnvironment() is { } handoff)
+            return WorkerProcess.Run(cli.Config, handoff);
+
+        var daemon = Daemon.IsDaemon;
+        if (daemon) Posix.Environ.Unset(Daemon.Variable);
+        else if (cli.Config.Get(ProcessSettings.Daemon))
+        {
+            Daemon.Detach(args);
+            return ExitOk;
+        }
+        return new Arbiter(cli.Config, args, daemon).Run();
     }
 }

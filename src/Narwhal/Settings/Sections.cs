@@ -6,5 +6,7 @@ internal static class Sections
     public const string ServerSocket = "Server Socket";
     public const string WorkerProcesses = "Worker Processes";
     public const string ServerMechanics = "Server Mechanics";
+    public const string ProcessNaming = "Process Naming";
+    public const string Debugging = "Debugging";
     public const string Python = "Python (Narwhal)";
 }

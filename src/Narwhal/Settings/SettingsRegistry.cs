@@ -10,6 +10,7 @@ internal static class SettingsRegistry
         get
         {
             ServerSettings.Register();
+            ProcessSettings.Register();
             return _all;
         }
     }

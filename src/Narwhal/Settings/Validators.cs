@@ -1,3 +1,5 @@
+using Narwhal.Posix;
+
 namespace Narwhal.Settings;
 
 /// <summary>Turn text from the command line into typed setting values; each failure says what is allowed.</summary>
@@ -28,4 +30,40 @@ internal static class Validators
         BindAddress.Parse(raw); // throws with the allowed forms
         return [raw];
     }
+
+    public static bool Bool(string raw) => raw.Trim().ToLowerInvariant() switch
+    {
+        "true" or "1" or "yes" or "y" or "on" => true,
+        "false" or "0" or "no" or "n" or "off" => false,
+        _ => throw new SettingValueException($"'{raw}' is not a boolean (allowed: true or false)"),
+    };
+
+    /// <summary>Gunicorn's auto_int: decimal, 0o/0x/0b prefixes, and a leading 0 read as octal ("022").</summary>
+    public static int AutoInt(string raw)
+    {
+        var s = raw.Trim().ToLowerInvariant();
+        try
+        {
+            if (s.StartsWith("0x")) return Convert.ToInt32(s[2..], 16);
+            if (s.StartsWith("0o")) return Convert.ToInt32(s[2..], 8);
+            if (s.StartsWith("0b")) return Convert.ToInt32(s[2..], 2);
+            if (s.Length > 1 && s[0] == '0') return Convert.ToInt32(s[1..], 8);
+            return int.Parse(s);
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
+        {
+            throw new SettingValueException($"'{raw}' is not an integer (allowed: decimal, 0o octal, 0x hex, or 022-style octal)");
+        }
+    }
+
+    public static string OneOf(string raw, params string[] allowed) =>
+        allowed.Contains(raw) ? raw : throw new SettingValueException($"'{raw}' is not allowed (allowed: {string.Join(", ", allowed)})");
+
+    /// <summary>A user name or numeric uid, resolved now so a typo fails at start-up as in Gunicorn.</summary>
+    public static string User(string raw) =>
+        raw.All(char.IsAsciiDigit) || Unix.UserId(raw) is not null ? raw : throw new SettingValueException($"No such user: '{raw}'");
+
+    public static string Group(string raw) =>
+        raw.All(char.IsAsciiDigit) || Unix.GroupId(raw) is not null ? raw : throw new SettingValueException($"No such group: '{raw}'");
+
 }

@@ -31,8 +31,11 @@ internal sealed class KestrelExchange : WsgiExchange
     // Batch list bodies into writes of at most this size before pushing them out.
     private const int FlushThreshold = 64 * 1024;
 
-    public KestrelExchange(IFeatureCollection features)
+    private readonly DrainSignal _drain;
+
+    public KestrelExchange(IFeatureCollection features, DrainSignal drain)
     {
+        _drain = drain;
         _features = features;
         _request = features.GetRequiredFeature<IHttpRequestFeature>();
         _response = features.GetRequiredFeature<IHttpResponseFeature>();
@@ -102,6 +105,7 @@ internal sealed class KestrelExchange : WsgiExchange
         foreach (var (name, value) in headers)
             target.Append(name, value);
         if (!target.ContainsKey("Server")) target.Server = "narwhal";
+        if (_drain.On) target.Connection = "close";
         _declaredLength = target.ContentLength;
         _started = true;
     }

@@ -1,12 +1,8 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Narwhal.Settings;
 
 namespace Narwhal.Worker;
 
@@ -17,15 +13,23 @@ namespace Narwhal.Worker;
 internal sealed class KestrelHost : IAsyncDisposable
 {
     private readonly KestrelServer _server;
+    private readonly InheritedListeners _transport;
     private readonly ServiceProvider _services;
 
-    private KestrelHost(KestrelServer server, ServiceProvider services)
+    private KestrelHost(KestrelServer server, InheritedListeners transport, ServiceProvider services)
     {
         _server = server;
+        _transport = transport;
         _services = services;
     }
 
-    public static KestrelHost Create(IReadOnlyList<BindAddress> binds, int keepAliveSeconds)
+    public int OpenConnections => _transport.OpenConnections;
+
+    /// <summary>Stops taking new connections; open ones keep being served.</summary>
+    public void StopAccepting() => _transport.StopAccepting();
+
+    /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
+    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds)
     {
         var services = new ServiceCollection().AddLogging().BuildServiceProvider();
         var loggerFactory = new LoggerFactory([new KestrelLogForwarder()]);
@@ -52,61 +56,12 @@ internal sealed class KestrelHost : IAsyncDisposable
         // allow the 100 fields their full size.
         limits.MaxRequestHeadersTotalSize = 100 * (8190 + 2);
 
-        foreach (var bind in binds) Listen(options, bind);
+        foreach (var fd in listenerFds)
+            options.ListenHandle((ulong)fd, o => o.Protocols = HttpProtocols.Http1);
 
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggerFactory);
+        var transport = new InheritedListeners(loggerFactory);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
-        return new KestrelHost(server, services);
-    }
-
-    private static void Listen(KestrelServerOptions options, BindAddress bind)
-    {
-        Action<ListenOptions> http1 = o => o.Protocols = HttpProtocols.Http1;
-        switch (bind.Kind)
-        {
-            case BindKind.Unix:
-                RemoveStaleSocket(bind.Path);
-                options.ListenUnixSocket(bind.Path, http1);
-                break;
-            case BindKind.Fd:
-                options.ListenHandle((ulong)bind.Fd, http1);
-                break;
-            default:
-                options.Listen(new IPEndPoint(Resolve(bind.Host), bind.Port), http1);
-                break;
-        }
-    }
-
-    /// <summary>Like Python's socket.bind: a name resolves to its first address, IPv4 first.</summary>
-    private static IPAddress Resolve(string host)
-    {
-        if (IPAddress.TryParse(host, out var ip)) return ip;
-        var addresses = Dns.GetHostAddresses(host);
-        return addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork)
-            ?? addresses.FirstOrDefault()
-            ?? throw new SocketException((int)SocketError.HostNotFound);
-    }
-
-    /// <summary>
-    /// A socket file left by a previous run would make bind fail; Gunicorn removes it too.
-    /// A live socket is left alone (bind then reports it in use); a non-socket is an error.
-    /// </summary>
-    private static void RemoveStaleSocket(string path)
-    {
-        if (!File.Exists(path)) return;
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(path));
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
-        {
-            File.Delete(path);
-        }
-        catch (SocketException)
-        {
-            throw new IOException($"'{path}' exists and is not a socket");
-        }
+        return new KestrelHost(server, transport, services);
     }
 
     public Task StartAsync(WsgiHttpApplication app, CancellationToken token) => _server.StartAsync(app, token);
@@ -117,6 +72,7 @@ internal sealed class KestrelHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _server.Dispose();
+        _transport.Dispose();
         await _services.DisposeAsync();
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Narwhal.Logging;
 using Narwhal.Python;
 using Narwhal.Wsgi;
@@ -18,13 +19,28 @@ internal sealed class PythonThreads
     private readonly ConcurrentQueue<KestrelExchange> _queue = new();
     private readonly SemaphoreSlim _ready = new(0);
     private readonly Thread[] _threads;
+    // Per thread: when its current request started (Stopwatch ticks), 0 when idle. The
+    // watchdog reads these to find a request stuck past --timeout.
+    private readonly long[] _busySince;
+    private readonly KestrelExchange?[] _current;
+    private long _handled;
     private volatile bool _stopping;
+
+    /// <summary>Called once, from a Python thread, when the number of handled requests reaches <see cref="RequestLimit"/>.</summary>
+    public Action? RequestLimitReached { get; set; }
+
+    /// <summary>--max-requests (with its jitter) for this worker; 0 for no limit.</summary>
+    public long RequestLimit { get; set; }
+
+    public long Handled => Interlocked.Read(ref _handled);
 
     public PythonThreads(WsgiRuntime runtime, int count)
     {
         _runtime = runtime;
         ExchangeTable.Init(count);
         _threads = new Thread[count];
+        _busySince = new long[count];
+        _current = new KestrelExchange?[count];
         for (var i = 0; i < count; i++)
         {
             var slot = i;
@@ -35,6 +51,33 @@ internal sealed class PythonThreads
     public void Start()
     {
         foreach (var t in _threads) t.Start();
+    }
+
+    /// <summary>The oldest request still running in Python, if it started before <paramref name="since"/>.</summary>
+    public (KestrelExchange Exchange, TimeSpan Age)? OldestBusy(long since)
+    {
+        (KestrelExchange, TimeSpan)? oldest = null;
+        var oldestStart = since;
+        for (var i = 0; i < _busySince.Length; i++)
+        {
+            var start = Volatile.Read(ref _busySince[i]);
+            if (start == 0 || start >= oldestStart || Volatile.Read(ref _current[i]) is not { } exchange) continue;
+            oldestStart = start;
+            oldest = (exchange, Stopwatch.GetElapsedTime(start));
+        }
+        return oldest;
+    }
+
+    /// <summary>How many threads are running a request that started before <paramref name="since"/>.</summary>
+    public int BusySince(long since)
+    {
+        var n = 0;
+        for (var i = 0; i < _busySince.Length; i++)
+        {
+            var start = Volatile.Read(ref _busySince[i]);
+            if (start != 0 && start < since) n++;
+        }
+        return n;
     }
 
     public void Enqueue(KestrelExchange exchange)
@@ -92,6 +135,9 @@ internal sealed class PythonThreads
     private void Serve(int slot, KestrelExchange exchange)
     {
         ExchangeTable.Register(slot, exchange);
+        Volatile.Write(ref _current[slot], exchange);
+        Volatile.Write(ref _busySince[slot], Stopwatch.GetTimestamp());
+        if (Interlocked.Increment(ref _handled) == RequestLimit) RequestLimitReached?.Invoke();
         var outcome = WsgiOutcome.Fail;
         try
         {
@@ -105,6 +151,8 @@ internal sealed class PythonThreads
         finally
         {
             ExchangeTable.Unregister(slot);
+            Volatile.Write(ref _busySince[slot], 0);
+            Volatile.Write(ref _current[slot], null);
             exchange.Complete(outcome);
         }
     }

@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Narwhal.Worker;
 
 /// <summary>Kestrel's entry point: hands each request to a Python thread and waits, without blocking a Kestrel thread.</summary>
-internal sealed class WsgiHttpApplication(PythonThreads python) : IHttpApplication<KestrelExchange>
+internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drain) : IHttpApplication<KestrelExchange>
 {
-    public KestrelExchange CreateContext(IFeatureCollection contextFeatures) => new(contextFeatures);
+    public KestrelExchange CreateContext(IFeatureCollection contextFeatures) => new(contextFeatures, drain);
 
     public async Task ProcessRequestAsync(KestrelExchange context)
     {

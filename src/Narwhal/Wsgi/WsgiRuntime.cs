@@ -35,7 +35,7 @@ internal sealed class WsgiRuntime
     /// longer holds the GIL.
     /// </summary>
     public static unsafe WsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv,
-        IReadOnlyList<string> sysPath, string appSpec, bool multithread)
+        IReadOnlyList<string> sysPath, string appSpec, bool multithread, bool multiprocess)
     {
         PythonLibrary.Load(python.LibPython);
 
@@ -56,7 +56,7 @@ internal sealed class WsgiRuntime
 
         var app = ImportApp(glue.Handle, appSpec);
         var handle = Interop.GetAttr(glue.Handle, "handle");
-        var environ = new EnvironBuilder(glue.Handle, multithread, multiprocess: false);
+        var environ = new EnvironBuilder(glue.Handle, multithread, multiprocess);
         var runtime = new WsgiRuntime(glue, handle, app, environ);
         runtime._mainThreadState = Native.PyEval_SaveThread();
         return runtime;
@@ -116,6 +116,26 @@ internal sealed class WsgiRuntime
         using var id = Interop.Long(exchange.Id);
         using var result = Interop.Call(_handle.Handle, _app.Handle, environ.Handle, id.Handle);
         return (WsgiOutcome)Native.PyLong_AsLongLong(result.Handle);
+    }
+
+    /// <summary>The source files of the app's modules (for --reload), from any thread: takes the GIL for the call.</summary>
+    public List<string> SourceFiles()
+    {
+        var gil = Native.PyGILState_Ensure();
+        try
+        {
+            using var fn = Interop.GetAttr(_glue.Handle, "source_files");
+            using var list = Interop.Call(fn.Handle);
+            var files = new List<string>();
+            var n = Native.PyList_Size(list.Handle);
+            for (nint i = 0; i < n; i++)
+                if (Interop.AsString(Native.PyList_GetItem(list.Handle, i)) is { } path) files.Add(path);
+            return files;
+        }
+        finally
+        {
+            Native.PyGILState_Release(gil);
+        }
     }
 
     /// <summary>Finalizes Python on the main thread, once no Python thread runs any more.</summary>

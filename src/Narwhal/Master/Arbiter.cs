@@ -1,0 +1,471 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Narwhal.Cli;
+using Narwhal.Logging;
+using Narwhal.Posix;
+using Narwhal.Settings;
+
+namespace Narwhal.Master;
+
+/// <summary>A fatal condition that ends the master with an exit code (Gunicorn's HaltServer).</summary>
+internal sealed class HaltException(string reason, int exitCode) : Exception(reason)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>
+/// The master process, after Gunicorn's arbiter: owns the listening sockets, never loads the
+/// app, keeps <c>--workers</c> worker processes running and acts on signals. Workers are new
+/// processes of this binary (.NET cannot fork) that inherit the sockets by descriptor.
+/// Everything here runs on one thread, the main loop; signals and child exits are queued to it.
+/// </summary>
+internal sealed partial class Arbiter
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Set in the environment of a master started by USR2: the old master's PID (Gunicorn's GUNICORN_PID).</summary>
+    public const string ParentMasterVariable = "NARWHAL_PID";
+    /// <summary>The listening descriptors a USR2 master inherits (Gunicorn's GUNICORN_FD, also accepted).</summary>
+    public const string ListenFdsVariable = "NARWHAL_FD";
+
+    private readonly string[] _args;
+    private readonly string _executable = Environment.ProcessPath!;
+    private readonly string _startDirectory = Directory.GetCurrentDirectory();
+    private readonly List<ChildWorker> _workers = [];
+    private readonly MasterSignals _signals = new();
+    private readonly bool _daemonized;
+    private Config _config;
+    private List<Listener> _listeners = [];
+    private bool _systemd;
+    private bool _stopping;
+    private Pidfile? _pidfile;
+    private int _desired;
+    private int _nextAge;
+    private int _parentMasterPid;
+    private Process? _reexec;
+    private string _procName;
+
+    public Arbiter(Config config, string[] args, bool daemonized)
+    {
+        _config = config;
+        _args = args;
+        _daemonized = daemonized;
+        _procName = ProcName();
+    }
+
+    private int Timeout => _config.Get(ProcessSettings.Timeout);
+    private int GracefulTimeout => _config.Get(ProcessSettings.GracefulTimeout);
+    private string ProcName() => Worker.WorkerProcess.ProcName(_config);
+
+    public int Run()
+    {
+        try
+        {
+            Start();
+            Loop();
+            return Program.ExitOk; // not reached: the loop ends by HaltException
+        }
+        catch (HaltException halt)
+        {
+            return Halt(halt.Message, halt.ExitCode);
+        }
+    }
+
+    private void Start()
+    {
+        Environ.Apply(_config.Get(ServerSettings.RawEnv));
+        Directory.SetCurrentDirectory(_config.Get(ServerSettings.Chdir));
+        if (int.TryParse(Environment.GetEnvironmentVariable(ParentMasterVariable), out var parent))
+        {
+            _parentMasterPid = parent;
+            _procName += ".2";
+        }
+        ErrorLog.Info($"Starting narwhal {Program.Version}");
+        try
+        {
+            _listeners = OpenListeners();
+        }
+        catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException)
+        {
+            throw new HaltException($"Can't connect to {string.Join(", ", _config.Get(ServerSettings.Bind))}: {e.Message}", Program.ExitError);
+        }
+        if (_config.Get(ProcessSettings.Pidfile) is { Length: > 0 } pidPath)
+        {
+            _pidfile = new Pidfile(_parentMasterPid != 0 ? pidPath + ".2" : pidPath);
+            try
+            {
+                _pidfile.Create(Environment.ProcessId);
+            }
+            catch (IOException e)
+            {
+                _pidfile = null;
+                throw new HaltException(e.Message, Program.ExitError);
+            }
+        }
+        ProcessTitle.Set($"master [{_procName}]");
+        ErrorLog.Info($"Listening at: {string.Join(",", _listeners)} ({Environment.ProcessId})");
+        var threads = _config.Get(ServerSettings.Threads);
+        ErrorLog.Info($"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
+        if (_config.Get(ProcessSettings.Preload)) Preload();
+        _desired = _config.Get(ProcessSettings.Workers);
+    }
+
+    /// <summary>Sockets from systemd (LISTEN_FDS), from the old master on USR2, or bound from --bind.</summary>
+    private List<Listener> OpenListeners()
+    {
+        if (Environment.GetEnvironmentVariable("LISTEN_PID") == Environment.ProcessId.ToString()
+            && int.TryParse(Environment.GetEnvironmentVariable("LISTEN_FDS"), out var count) && count > 0)
+        {
+            _systemd = true;
+            Environ.Unset("LISTEN_PID");
+            Environ.Unset("LISTEN_FDS");
+            return Enumerable.Range(3, count).Select(Listener.Adopt).ToList();
+        }
+        foreach (var variable in new[] { ListenFdsVariable, "GUNICORN_FD" })
+        {
+            if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } fds) continue;
+            Environ.Unset(variable);
+            return fds.Split(',').Select(int.Parse).Select(Listener.Adopt).ToList();
+        }
+        var backlog = _config.Get(ProcessSettings.Backlog);
+        var reusePort = _config.Get(ProcessSettings.ReusePort);
+        var umask = _config.Get(ProcessSettings.Umask);
+        var (uid, gid) = (Owner.Uid(_config), Owner.Gid(_config));
+        var listeners = new List<Listener>();
+        foreach (var bind in _config.Get(ServerSettings.Bind).Select(BindAddress.Parse))
+        {
+            // With --reuse-port each worker listens on its own socket; the master's stays
+            // bound but not listening, so the kernel never hands it a connection.
+            listeners.Add(Listener.Bind(bind, backlog, reusePort, umask, uid, gid, listen: !(reusePort && bind.Kind == BindKind.Tcp)));
+        }
+        return listeners;
+    }
+
+    private void Loop()
+    {
+        ManageWorkers();
+        while (true)
+        {
+            MaybePromote();
+            var signal = _signals.Next(Tick);
+            if (signal == 0)
+            {
+                ReapWorkers();
+                CheckWorkers();
+                ManageWorkers();
+                continue;
+            }
+            ErrorLog.Info($"Handling signal: {MasterSignals.Name(signal)}");
+            Handle(signal);
+        }
+    }
+
+    private void Handle(int signal)
+    {
+        switch (signal)
+        {
+            case Unix.SIGTERM:
+                throw new HaltException("", Program.ExitOk);
+            case Unix.SIGINT:
+            case Unix.SIGQUIT:
+                Stop(graceful: false);
+                throw new HaltException("", Program.ExitOk);
+            case Unix.SIGHUP:
+                ErrorLog.Info($"Hang up: {MasterName}");
+                Reload();
+                break;
+            case Unix.SIGTTIN:
+                _desired++;
+                ManageWorkers();
+                break;
+            case Unix.SIGTTOU:
+                if (_desired > 1) _desired--;
+                ManageWorkers();
+                break;
+            case Unix.SIGUSR1:
+                foreach (var w in _workers) Unix.Kill(w.Pid, Unix.SIGUSR1);
+                break;
+            case Unix.SIGUSR2:
+                Reexec();
+                break;
+            case Unix.SIGWINCH:
+                // Gunicorn honours WINCH only when daemonized, because a terminal sends it on
+                // every resize. Without a controlling terminal (systemd, Docker, nohup) it can
+                // only come from kill, so it is honoured there too.
+                if (_daemonized || !Unix.HasControllingTerminal())
+                {
+                    ErrorLog.Info("graceful stop of workers");
+                    _desired = 0;
+                    foreach (var w in _workers) Retire(w, now: true);
+                }
+                else
+                {
+                    ErrorLog.Debug("SIGWINCH ignored. Not daemonized");
+                }
+                break;
+        }
+    }
+
+    private string MasterName => _parentMasterPid != 0 ? "Master.2" : "Master";
+
+    /// <summary>
+    /// HUP: re-reads the configuration and replaces every worker. Old workers keep serving
+    /// until their replacements are up, then leave gracefully (Gunicorn stops them at once).
+    /// </summary>
+    private void Reload()
+    {
+        try
+        {
+            _config = CommandLine.Parse(_args).Config;
+        }
+        catch (UsageException e)
+        {
+            ErrorLog.Error($"Reload failed, keeping the current configuration: {e.Message}");
+        }
+        _procName = ProcName() + (_parentMasterPid != 0 ? ".2" : "");
+        ProcessTitle.Set($"master [{_procName}]");
+        _desired = _config.Get(ProcessSettings.Workers);
+        foreach (var w in _workers) Retire(w, now: false);
+        ManageWorkers();
+    }
+
+    /// <summary>Spawns or retires workers so that <see cref="_desired"/> of them serve.</summary>
+    private void ManageWorkers()
+    {
+        var active = _workers.Where(w => !w.Retiring).ToList();
+        for (var i = active.Count; i < _desired; i++) Spawn();
+        foreach (var w in active.OrderBy(w => w.Age).Take(Math.Max(0, active.Count - _desired)))
+            Retire(w, now: true);
+
+        // Rolling replacement: a retiring worker leaves once a ready worker can take its place.
+        var ready = active.Count(w => w.Ready);
+        var waiting = _workers.Where(w => w.Retiring && !w.TermSent && !w.TimedOut).OrderBy(w => w.Age).ToList();
+        foreach (var w in waiting.Take(Math.Max(0, ready + waiting.Count - _desired)))
+            Terminate(w);
+    }
+
+    private void Retire(ChildWorker w, bool now)
+    {
+        w.Retiring = true;
+        if (now) Terminate(w);
+    }
+
+    private void Terminate(ChildWorker w)
+    {
+        if (w.TermSent) return;
+        w.TermSent = true;
+        w.KillAt = Stopwatch.GetTimestamp() + GracefulTimeout * Stopwatch.Frequency;
+        Unix.Kill(w.Pid, Unix.SIGTERM);
+    }
+
+    private void Spawn()
+    {
+        var age = ++_nextAge;
+        var heartbeat = Heartbeat.Create(NullIfEmpty(_config.Get(ProcessSettings.WorkerTmpDir)),
+            _config.Get(ProcessSettings.Umask), Owner.Uid(_config), Owner.Gid(_config));
+        var own = OwnListeners();
+        var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age);
+        var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
+        foreach (var a in _args) start.ArgumentList.Add(a);
+        start.Environment[WorkerHandoff.Variable] = handoff.Format();
+        Process process;
+        Unix.SetInheritable(heartbeat.Fd, true);
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        finally
+        {
+            Unix.SetInheritable(heartbeat.Fd, false);
+            foreach (var l in own.Except(_listeners)) l.Dispose();
+        }
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => _signals.Wake();
+        _workers.Add(new ChildWorker(process, heartbeat, age));
+    }
+
+    /// <summary>The sockets a new worker listens on: the shared ones, or with --reuse-port its own twins of the TCP ones.</summary>
+    private List<Listener> OwnListeners()
+    {
+        if (!_config.Get(ProcessSettings.ReusePort)) return _listeners;
+        var backlog = _config.Get(ProcessSettings.Backlog);
+        return _listeners.Select(l => l.IsTcp ? Listener.BindReusePortTwin(l, backlog) : l).ToList();
+    }
+
+    /// <summary>Acts on what the heartbeats say: ready, replacement wanted, request timed out, silent.</summary>
+    private void CheckWorkers()
+    {
+        var now = Stopwatch.GetTimestamp();
+        foreach (var w in _workers)
+        {
+            var (beat, state, replaceRequests, _) = w.Heartbeat.Read();
+            if (state != WorkerState.Booting) w.Ready = true;
+            if (state == WorkerState.TimedOut && !w.TimedOut)
+            {
+                ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
+                w.TimedOut = w.Retiring = w.TermSent = true;
+                w.KillAt = now + GracefulTimeout * Stopwatch.Frequency;
+            }
+            if (replaceRequests != w.SeenReplaceRequests)
+            {
+                w.SeenReplaceRequests = replaceRequests;
+                if (!w.Retiring) Retire(w, now: false);
+            }
+            if (w.KillAt != 0 && now > w.KillAt)
+            {
+                Unix.Kill(w.Pid, Unix.SIGKILL);
+                w.KillAt = 0;
+            }
+            else if (Timeout > 0 && !w.TimedOut && !w.Aborted && now - beat > Timeout * Stopwatch.Frequency)
+            {
+                // Not even the worker's watchdog runs: the process is wedged (or was still
+                // loading the app after --timeout, as Gunicorn counts it). Gunicorn sends
+                // SIGABRT first so its worker can run worker_abort; a wedged .NET process
+                // cannot run it, and SIGABRT would only leave a core file.
+                ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
+                w.Aborted = w.Retiring = w.TermSent = true;
+                Unix.Kill(w.Pid, Unix.SIGKILL);
+            }
+        }
+    }
+
+    /// <summary>Forgets exited workers, logs how they ended, and stops on a worker that cannot boot.</summary>
+    private void ReapWorkers()
+    {
+        if (_reexec is { HasExited: true })
+        {
+            _reexec.Dispose();
+            _reexec = null;
+        }
+        foreach (var w in _workers.Where(w => w.Process.HasExited).ToList())
+        {
+            _workers.Remove(w);
+            var code = w.Process.ExitCode;
+            w.Dispose();
+            if (!w.Ready && !_stopping && code is Program.ExitWorkerBootError or Program.ExitAppLoadError)
+                BootFailed(w, code);
+            else if (code is > 128 and < 160)
+                ErrorLog.Error($"Worker (pid:{w.Pid}) was sent {Unix.SignalName(code - 128)}!{(code - 128 == Unix.SIGKILL ? " Perhaps out of memory?" : "")}");
+            else if (code != 0)
+                ErrorLog.Error($"Worker (pid:{w.Pid}) exited with code {code}.");
+        }
+    }
+
+    /// <summary>
+    /// A worker that cannot load the app stops the master (Gunicorn's exit codes 3 and 4)
+    /// instead of a respawn loop. While older workers are still serving (HUP, max-requests,
+    /// --reload with a broken file), they are kept instead and the master stays up.
+    /// </summary>
+    private void BootFailed(ChildWorker w, int code)
+    {
+        var reason = code == Program.ExitAppLoadError ? "App failed to load." : "Worker failed to boot.";
+        var waiting = _workers.Where(o => o.Retiring && !o.TermSent && o.Ready).ToList();
+        if (waiting.Count == 0) throw new HaltException(reason, code);
+        ErrorLog.Error($"{reason} (pid:{w.Pid}) Keeping {waiting.Count} running worker(s) on the previous code.");
+        foreach (var o in waiting) o.Retiring = false;
+        // The replacements of the same round would fail the same way.
+        foreach (var o in _workers.Where(o => !o.Ready && !o.Retiring)) Retire(o, now: true);
+        _desired = Math.Max(_desired, 1);
+    }
+
+    /// <summary>USR2: starts a new master from this binary that inherits the listeners (zero-downtime upgrade).</summary>
+    private void Reexec()
+    {
+        if (_reexec != null)
+        {
+            ErrorLog.Warning("USR2 signal ignored. Child exists.");
+            return;
+        }
+        if (_parentMasterPid != 0)
+        {
+            ErrorLog.Warning("USR2 signal ignored. Parent exists.");
+            return;
+        }
+        var start = new ProcessStartInfo(_executable) { UseShellExecute = false, WorkingDirectory = _startDirectory };
+        foreach (var a in _args) start.ArgumentList.Add(a);
+        start.Environment[ParentMasterVariable] = Environment.ProcessId.ToString();
+        start.Environment[ListenFdsVariable] = string.Join(',', _listeners.Select(l => l.Fd));
+        _reexec = Process.Start(start);
+        if (_reexec != null)
+        {
+            _reexec.EnableRaisingEvents = true;
+            _reexec.Exited += (_, _) => _signals.Wake();
+        }
+    }
+
+    /// <summary>A master started by USR2 takes over once the old master is gone.</summary>
+    private void MaybePromote()
+    {
+        if (_parentMasterPid == 0 || Unix.ParentPid() == _parentMasterPid) return;
+        ErrorLog.Info("Master has been promoted.");
+        _parentMasterPid = 0;
+        Environ.Unset(ParentMasterVariable);
+        _procName = ProcName();
+        if (_pidfile != null)
+        {
+            try
+            {
+                _pidfile.Rename(_config.Get(ProcessSettings.Pidfile));
+            }
+            catch (IOException e)
+            {
+                ErrorLog.Error($"Can't take over the pid file: {e.Message}");
+            }
+        }
+        ProcessTitle.Set($"master [{_procName}]");
+    }
+
+    /// <summary>--preload: the app must load once before any worker starts; a failure stops here.</summary>
+    private void Preload()
+    {
+        var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
+        foreach (var a in _args) start.ArgumentList.Add(a);
+        start.Environment[Worker.WorkerProcess.PreloadCheckVariable] = "1";
+        using var check = Process.Start(start)!;
+        check.WaitForExit();
+        if (check.ExitCode != 0)
+            throw new HaltException(check.ExitCode == Program.ExitAppLoadError ? "App failed to load." : "Worker failed to boot.",
+                check.ExitCode == Program.ExitAppLoadError ? Program.ExitAppLoadError : Program.ExitWorkerBootError);
+    }
+
+    /// <summary>
+    /// Stops every worker: TERM (graceful: each answers what it holds, up to
+    /// --graceful-timeout) or QUIT (quick), then SIGKILL for any left.
+    /// </summary>
+    private void Stop(bool graceful)
+    {
+        _stopping = true;
+        // The socket file stays when another master (USR2) or systemd still uses it.
+        var unlink = _reexec == null && _parentMasterPid == 0 && !_systemd;
+        foreach (var l in _listeners)
+        {
+            l.Dispose();
+            if (unlink && l.UnixPath != null) File.Delete(l.UnixPath);
+        }
+        _listeners = [];
+        foreach (var w in _workers) Unix.Kill(w.Pid, graceful ? Unix.SIGTERM : Unix.SIGQUIT);
+        var deadline = Stopwatch.GetTimestamp() + GracefulTimeout * Stopwatch.Frequency;
+        while (_workers.Count > 0 && Stopwatch.GetTimestamp() < deadline)
+        {
+            ReapWorkers();
+            Thread.Sleep(50);
+        }
+        foreach (var w in _workers)
+        {
+            Unix.Kill(w.Pid, Unix.SIGKILL);
+            w.Process.WaitForExit(2000);
+        }
+        ReapWorkers();
+    }
+
+    private int Halt(string reason, int exitCode)
+    {
+        if (_workers.Count > 0 || _listeners.Count > 0) Stop(graceful: true);
+        ErrorLog.Info($"Shutting down: {MasterName}");
+        if (reason.Length > 0) ErrorLog.Info($"Reason: {reason}");
+        _pidfile?.Unlink();
+        return exitCode;
+    }
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+}

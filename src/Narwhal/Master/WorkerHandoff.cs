@@ -1,0 +1,29 @@
+using System.Globalization;
+
+namespace Narwhal.Master;
+
+/// <summary>
+/// What the master hands a worker it starts, in one environment variable (removed again before
+/// the app can see it): the inherited listening sockets, the heartbeat file, the master's PID
+/// (a worker leaves when its master is gone) and the worker's age (its spawn order, as Gunicorn's
+/// <c>worker.age</c>).
+/// </summary>
+internal sealed record WorkerHandoff(IReadOnlyList<int> ListenerFds, int HeartbeatFd, int MasterPid, int Age)
+{
+    public const string Variable = "NARWHAL_WORKER";
+
+    public string Format() => string.Create(CultureInfo.InvariantCulture,
+        $"fds={string.Join(',', ListenerFds)};heartbeat={HeartbeatFd};master={MasterPid};age={Age}");
+
+    /// <summary>The handoff of this process if it is a worker, and removes it from the environment.</summary>
+    public static WorkerHandoff? TakeFromEnvironment()
+    {
+        var raw = Environment.GetEnvironmentVariable(Variable);
+        if (string.IsNullOrEmpty(raw)) return null;
+        Posix.Environ.Unset(Variable);
+        var fields = raw.Split(';').Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f.Length > 1 ? f[1] : "");
+        return new WorkerHandoff(
+            fields["fds"].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList(),
+            int.Parse(fields["heartbeat"]), int.Parse(fields["master"]), int.Parse(fields["age"]));
+    }
+}

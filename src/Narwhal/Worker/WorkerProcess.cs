@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Narwhal.Logging;
+using Narwhal.Master;
+using Narwhal.Posix;
+using Narwhal.Python;
+using Narwhal.Settings;
+using Narwhal.Wsgi;
+
+namespace Narwhal.Worker;
+
+/// <summary>
+/// One worker process, started by the master: drops privileges, loads the app into the
+/// embedded interpreter, serves the inherited sockets with Kestrel, beats its heartbeat and
+/// leaves gracefully (TERM, master gone, request past --timeout) or quickly (INT, QUIT).
+/// </summary>
+internal static partial class WorkerProcess
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Set for the throwaway process that --preload starts to load the app once.</summary>
+    public const string PreloadCheckVariable = "NARWHAL_PRELOAD_CHECK";
+
+    public static int Run(Config config, WorkerHandoff handoff)
+    {
+        var pid = Environment.ProcessId;
+        ProcessTitle.Set($"worker [{ProcName(config)}]");
+        ErrorLog.Info($"Booting worker with pid: {pid}");
+        using var heartbeat = Heartbeat.Open(handoff.HeartbeatFd);
+        using var signals = new StopSignals();
+
+        try
+        {
+            Unix.SetOwner(Owner.Uid(config), Owner.Gid(config), config.Get(ProcessSettings.InitGroups));
+        }
+        catch (IOException e)
+        {
+            ErrorLog.Error($"Can't switch to user/group: {e.Message}");
+            return Program.ExitWorkerBootError;
+        }
+
+        var threads = config.Get(ServerSettings.Threads);
+        WsgiRuntime runtime;
+        try
+        {
+            runtime = LoadApp(config);
+        }
+        catch (PythonNotUsableException e)
+        {
+            ErrorLog.Error(e.Message);
+            return Program.ExitWorkerBootError;
+        }
+        catch (AppLoadException e)
+        {
+            ErrorLog.Error(e.Message);
+            return Program.ExitAppLoadError;
+        }
+
+        var python = new PythonThreads(runtime, threads);
+        var state = new WorkerStatus(heartbeat);
+        var maxRequests = config.Get(ProcessSettings.MaxRequests);
+        if (maxRequests > 0)
+        {
+            python.RequestLimit = maxRequests + Random.Shared.Next(0, config.Get(ProcessSettings.MaxRequestsJitter) + 1);
+            python.RequestLimitReached = () =>
+            {
+                ErrorLog.Info("Autorestarting worker after current request.");
+                state.RequestReplacement();
+            };
+        }
+
+        var drain = new DrainSignal();
+        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive));
+        python.Start();
+        host.StartAsync(new WsgiHttpApplication(python, drain), CancellationToken.None).GetAwaiter().GetResult();
+        using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
+        state.Set(WorkerState.Serving, python.Handled);
+
+        var timeout = TimeSpan.FromSeconds(config.Get(ProcessSettings.Timeout));
+        var stop = Serve(handoff, signals, python, state, timeout);
+
+        drain.Set();
+        host.StopAccepting();
+        if (stop == StopKind.TimedOut)
+        {
+            // The stuck request keeps its Python thread and its connection: wait for every
+            // other connection to be answered, then leave without waiting for it.
+            WaitForConnections(host, state, python, GraceDeadline(config), () => python.BusySince(Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * Stopwatch.Frequency)));
+            ErrorLog.Info($"Worker exiting (pid: {pid})");
+            _exit(1);
+        }
+        if (stop == StopKind.Graceful)
+            WaitForConnections(host, state, python, GraceDeadline(config), () => 0);
+
+        using (var now = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
+        {
+            var stopped = host.StopAsync(now.Token);
+            if (!stopped.Wait(TimeSpan.FromSeconds(2))) ErrorLog.Warning("Connections still open at exit");
+        }
+        if (python.Stop(TimeSpan.FromSeconds(stop == StopKind.Quick ? 1 : 5)))
+        {
+            host.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1));
+            runtime.Shutdown();
+        }
+        else
+        {
+            ErrorLog.Warning("A request is still running in Python; exiting without finalizing the interpreter");
+        }
+        ErrorLog.Info($"Worker exiting (pid: {pid})");
+        return Program.ExitOk;
+    }
+
+    /// <summary>Beats the heartbeat until something ends the worker, and says what.</summary>
+    private static StopKind Serve(WorkerHandoff handoff, StopSignals signals, PythonThreads python, WorkerStatus state, TimeSpan timeout)
+    {
+        while (true)
+        {
+            var signal = signals.Wait(Tick);
+            if (signal != StopKind.None) return signal;
+            if (Unix.ParentPid() != handoff.MasterPid)
+            {
+                ErrorLog.Info($"Parent changed, shutting down: worker {Environment.ProcessId}");
+                return StopKind.Graceful;
+            }
+            if (timeout > TimeSpan.Zero
+                && python.OldestBusy(Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * Stopwatch.Frequency)) is var (exchange, age))
+            {
+                ErrorLog.Error($"Request {exchange.Method} {exchange.RawTarget} has run for {age.TotalSeconds:0.0} s, past the {timeout.TotalSeconds:0} s timeout: " +
+                    "this worker stops accepting, finishes its other requests, then exits");
+                state.Set(WorkerState.TimedOut, python.Handled);
+                return StopKind.TimedOut;
+            }
+            state.Beat(python.Handled);
+        }
+    }
+
+    /// <summary>Keeps beating while connections other than <paramref name="stuck"/> ones are open, up to the deadline.</summary>
+    private static void WaitForConnections(KestrelHost host, WorkerStatus state, PythonThreads python, long deadline, Func<int> stuck)
+    {
+        while (host.OpenConnections > stuck() && Stopwatch.GetTimestamp() < deadline)
+        {
+            state.Beat(python.Handled);
+            Thread.Sleep(50);
+        }
+    }
+
+    private static long GraceDeadline(Config config) =>
+        Stopwatch.GetTimestamp() + config.Get(ProcessSettings.GracefulTimeout) * Stopwatch.Frequency;
+
+    private static WsgiRuntime LoadApp(Config config)
+    {
+        Environ.Apply(config.Get(ServerSettings.RawEnv));
+        var chdir = config.Get(ServerSettings.Chdir);
+        Directory.SetCurrentDirectory(chdir);
+        var python = PythonInstallation.Find(NullIfEmpty(config.Get(ServerSettings.Python)));
+        var sysPath = new List<string> { chdir };
+        sysPath.AddRange(config.Get(ServerSettings.PythonPath).Select(Path.GetFullPath));
+        var threads = config.Get(ServerSettings.Threads);
+        return WsgiRuntime.Start(python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
+            config.Get(ServerSettings.WsgiApp), multithread: threads > 1,
+            multiprocess: config.Get(ProcessSettings.Workers) > 1);
+    }
+
+    /// <summary>--preload: loads the app once in a throwaway process; the exit code says whether it loads.</summary>
+    public static int CheckApp(Config config)
+    {
+        try
+        {
+            LoadApp(config).Shutdown();
+            return Program.ExitOk;
+        }
+        catch (PythonNotUsableException e)
+        {
+            ErrorLog.Error(e.Message);
+            return Program.ExitWorkerBootError;
+        }
+        catch (AppLoadException e)
+        {
+            ErrorLog.Error(e.Message);
+            return Program.ExitAppLoadError;
+        }
+    }
+
+    public static string ProcName(Config config) =>
+        config.Get(ProcessSettings.ProcName) is { Length: > 0 } name ? name : config.Get(ServerSettings.WsgiApp);
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+
+    [LibraryImport("libc")]
+    private static partial void _exit(int status);
+}

@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using Narwhal.Master;
+
+namespace Narwhal.Worker;
+
+/// <summary>This worker's side of its heartbeat file: state, beats and requests for a replacement.</summary>
+internal sealed class WorkerStatus(Heartbeat heartbeat)
+{
+    private readonly object _lock = new();
+    private WorkerState _state = WorkerState.Booting;
+    private int _replaceRequests;
+    private long _handled;
+
+    public void Set(WorkerState state, long handled)
+    {
+        lock (_lock)
+        {
+            _state = state;
+            _handled = handled;
+            Write();
+        }
+    }
+
+    public void Beat(long handled)
+    {
+        lock (_lock)
+        {
+            _handled = handled;
+            Write();
+        }
+    }
+
+    /// <summary>
+    /// Asks the master for a replacement (max-requests reached, a watched file changed). This
+    /// worker keeps serving until the replacement is up and the master sends it TERM.
+    /// </summary>
+    public void RequestReplacement()
+    {
+        lock (_lock)
+        {
+            _replaceRequests++;
+            Write();
+        }
+    }
+
+    private void Write() => heartbeat.Write(Stopwatch.GetTimestamp(), _state, _replaceRequests, _handled);
+}
