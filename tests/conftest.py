@@ -29,12 +29,14 @@ def free_port():
 class Server:
     """A running narwhal process. `log` is what it wrote to stderr so far."""
 
-    def __init__(self, args, cwd, env, port, log_path, ready=True, pass_fds=()):
+    def __init__(self, args, cwd, env, port, log_path, ready=True, pass_fds=(), new_session=False):
         self.port = port
         self.log_path = log_path
         self._log = open(log_path, "wb")
+        # new_session: no controlling terminal, as under systemd or Docker.
         self.proc = subprocess.Popen([str(BINARY), *args], cwd=cwd, env=env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, pass_fds=pass_fds)
+                                     stderr=subprocess.STDOUT, pass_fds=pass_fds,
+                                     start_new_session=new_session)
         if ready:
             self.wait_ready()
 
@@ -95,7 +97,8 @@ def serve(tmp_path):
     """serve(app_spec, *args, cwd=APPS, python=None, env=None) -> Server, stopped at teardown."""
     started = []
 
-    def start(app, *args, cwd=APPS, python=None, env=None, bind=True, ready=True, pass_fds=()):
+    def start(app, *args, cwd=APPS, python=None, env=None, bind=True, ready=True, pass_fds=(),
+              new_session=False):
         port = free_port()
         argv = list(args)
         if bind:
@@ -108,7 +111,7 @@ def serve(tmp_path):
         full_env.pop("VIRTUAL_ENV", None)
         full_env.update(env or {})
         server = Server(argv, cwd, full_env, port, tmp_path / ("server-%d.log" % len(started)),
-                        ready=ready, pass_fds=pass_fds)
+                        ready=ready, pass_fds=pass_fds, new_session=new_session)
         started.append(server)
         return server
 

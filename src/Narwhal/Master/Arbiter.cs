@@ -296,36 +296,39 @@ internal sealed partial class Arbiter
     private void CheckWorkers()
     {
         var now = Stopwatch.GetTimestamp();
-        foreach (var w in _workers)
+        foreach (var w in _workers) Check(w, now);
+    }
+
+    private void Check(ChildWorker w, long now, bool exited = false)
+    {
+        var (beat, state, replaceRequests, _) = w.Heartbeat.Read();
+        if (state != WorkerState.Booting) w.Ready = true;
+        if (state == WorkerState.TimedOut && !w.TimedOut)
         {
-            var (beat, state, replaceRequests, _) = w.Heartbeat.Read();
-            if (state != WorkerState.Booting) w.Ready = true;
-            if (state == WorkerState.TimedOut && !w.TimedOut)
-            {
-                ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
-                w.TimedOut = w.Retiring = w.TermSent = true;
-                w.KillAt = now + GracefulTimeout * Stopwatch.Frequency;
-            }
-            if (replaceRequests != w.SeenReplaceRequests)
-            {
-                w.SeenReplaceRequests = replaceRequests;
-                if (!w.Retiring) Retire(w, now: false);
-            }
-            if (w.KillAt != 0 && now > w.KillAt)
-            {
-                Unix.Kill(w.Pid, Unix.SIGKILL);
-                w.KillAt = 0;
-            }
-            else if (Timeout > 0 && !w.TimedOut && !w.Aborted && now - beat > Timeout * Stopwatch.Frequency)
-            {
-                // Not even the worker's watchdog runs: the process is wedged (or was still
-                // loading the app after --timeout, as Gunicorn counts it). Gunicorn sends
-                // SIGABRT first so its worker can run worker_abort; a wedged .NET process
-                // cannot run it, and SIGABRT would only leave a core file.
-                ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
-                w.Aborted = w.Retiring = w.TermSent = true;
-                Unix.Kill(w.Pid, Unix.SIGKILL);
-            }
+            ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
+            w.TimedOut = w.Retiring = w.TermSent = true;
+            w.KillAt = now + GracefulTimeout * Stopwatch.Frequency;
+        }
+        if (replaceRequests != w.SeenReplaceRequests)
+        {
+            w.SeenReplaceRequests = replaceRequests;
+            if (!w.Retiring) Retire(w, now: false);
+        }
+        if (exited) return; // its PID may already belong to another process
+        if (w.KillAt != 0 && now > w.KillAt)
+        {
+            Unix.Kill(w.Pid, Unix.SIGKILL);
+            w.KillAt = 0;
+        }
+        else if (Timeout > 0 && !w.TimedOut && !w.Aborted && now - beat > Timeout * Stopwatch.Frequency)
+        {
+            // Not even the worker's watchdog runs: the process is wedged (or was still
+            // loading the app after --timeout, as Gunicorn counts it). Gunicorn sends
+            // SIGABRT first so its worker can run worker_abort; a wedged .NET process
+            // cannot run it, and SIGABRT would only leave a core file.
+            ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
+            w.Aborted = w.Retiring = w.TermSent = true;
+            Unix.Kill(w.Pid, Unix.SIGKILL);
         }
     }
 
@@ -339,6 +342,7 @@ internal sealed partial class Arbiter
         }
         foreach (var w in _workers.Where(w => w.Process.HasExited).ToList())
         {
+            Check(w, Stopwatch.GetTimestamp(), exited: true); // what it said last, e.g. a timeout just before it exited
             _workers.Remove(w);
             var code = w.Process.ExitCode;
             w.Dispose();

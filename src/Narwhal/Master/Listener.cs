@@ -74,6 +74,11 @@ internal sealed class Listener : IDisposable
     {
         if (!Unix.IsOpen(fd)) throw new IOException($"file descriptor {fd} is not open");
         var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+        if (socket.LocalEndPoint == null)
+        {
+            socket.Dispose();
+            throw new IOException($"file descriptor {fd} is not a bound socket");
+        }
         string? path = socket.LocalEndPoint is UnixDomainSocketEndPoint u ? u.ToString() : null;
         return new Listener(socket, path);
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Channels;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
@@ -8,18 +9,28 @@ namespace Narwhal.Worker;
 
 /// <summary>
 /// Kestrel's transport over the listening sockets this worker inherited from the master.
-/// Unlike Kestrel's own socket transport, accepting can stop on its own, without closing the
-/// connections already open, so a retiring worker can answer its clients before it leaves.
-/// It also counts open connections, which tells the drain when it is done.
+/// Unlike Kestrel's own socket transport:
+/// <list type="bullet">
+/// <item>it accepts only while a Python thread is free, so connections wait in the shared
+/// kernel queue for an idle worker rather than behind a slow request here;</item>
+/// <item>accepting can stop without closing the connections already open, so a retiring
+/// worker answers its clients before it leaves;</item>
+/// <item>it counts open connections, which tells the drain when it is done.</item>
+/// </list>
 /// </summary>
 internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposable
 {
+    // How often an accept thread wakes to notice a stop when no connection comes.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly SocketConnectionContextFactory _contexts;
+    private readonly PythonThreads _python;
     private readonly List<AcceptLoop> _loops = [];
     private int _open;
 
-    public InheritedListeners(ILoggerFactory loggers)
+    public InheritedListeners(ILoggerFactory loggers, PythonThreads python)
     {
+        _python = python;
         _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), loggers.CreateLogger("Narwhal.Transport"));
     }
 
@@ -29,123 +40,123 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     {
         if (endpoint is not FileHandleEndPoint handle)
             throw new NotSupportedException($"workers only serve sockets inherited from the master, not {endpoint}");
-        var socket = new Socket(new SafeSocketHandle((nint)handle.FileHandle, ownsHandle: true));
+        var socket = new Socket(new SafeSocketHandle((nint)handle.FileHandle, ownsHandle: true)) { Blocking = false };
         var loop = new AcceptLoop(this, socket, endpoint);
         lock (_loops) _loops.Add(loop);
         return ValueTask.FromResult<IConnectionListener>(loop);
     }
 
     /// <summary>
-    /// Stops accepting on every socket. Connections already queued in the kernel are taken
-    /// first: in a final stop this process may hold the last copy of the socket, and closing
-    /// it would reset them (Gunicorn's issue #3397).
+    /// Stops accepting on every socket. With <paramref name="takeBacklog"/>, connections the
+    /// kernel has queued are taken first: in a final stop this process may hold the last copy
+    /// of the socket, and closing it would reset them (Gunicorn's issue #3397). A worker that
+    /// could not serve them (its threads are stuck) leaves them to the others.
     /// </summary>
-    public void StopAccepting()
+    public void StopAccepting(bool takeBacklog)
     {
         lock (_loops)
-            foreach (var loop in _loops) loop.Stop();
+            foreach (var loop in _loops) loop.Stop(takeBacklog);
     }
 
     public void Dispose() => _contexts.Dispose();
 
-    /// <summary>A connection taken from the kernel, counted as open from then on (even while it waits for Kestrel).</summary>
-    private Socket Taken(Socket socket)
+    private void Taken(Socket socket)
     {
+        if (socket.AddressFamily != AddressFamily.Unix) socket.NoDelay = true;
         Interlocked.Increment(ref _open);
-        return socket;
     }
 
     private ConnectionContext Open(Socket socket)
     {
-        if (socket.AddressFamily != AddressFamily.Unix) socket.NoDelay = true;
         var context = _contexts.Create(socket);
         context.ConnectionClosed.Register(static state => Interlocked.Decrement(ref ((InheritedListeners)state!)._open), this);
         return context;
     }
 
-    private sealed class AcceptLoop(InheritedListeners owner, Socket socket, EndPoint endpoint) : IConnectionListener
+    /// <summary>One listening socket: a thread accepts when there is capacity and hands sockets to Kestrel.</summary>
+    private sealed class AcceptLoop : IConnectionListener
     {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Queue<Socket> _backlog = new();
+        private readonly InheritedListeners _owner;
+        private readonly Socket _socket;
+        private readonly Channel<Socket> _accepted = Channel.CreateUnbounded<Socket>(new() { SingleReader = true, SingleWriter = true });
+        private readonly Thread _thread;
+        private volatile bool _stopping;
         private int _closed;
 
-        public EndPoint EndPoint { get; } = endpoint;
-
-        /// <summary>
-        /// Synchronous, so that once it returns every connection this worker will ever serve
-        /// is counted in <see cref="OpenConnections"/>.
-        /// </summary>
-        public void Stop()
+        public AcceptLoop(InheritedListeners owner, Socket socket, EndPoint endpoint)
         {
-            _stop.Cancel();
-            TakeBacklogAndClose();
+            _owner = owner;
+            _socket = socket;
+            EndPoint = endpoint;
+            _thread = new Thread(Run) { IsBackground = true, Name = "accept" };
+            _thread.Start();
+        }
+
+        public EndPoint EndPoint { get; }
+
+        private void Run()
+        {
+            while (!_stopping)
+            {
+                if (!_owner._python.WaitForCapacity(PollInterval)) continue;
+                if (!_socket.Poll(PollInterval, SelectMode.SelectRead) || _stopping) continue;
+                // Another worker may have taken it since Poll: then Accept would block.
+                TryAccept();
+            }
+        }
+
+        private bool TryAccept()
+        {
+            try
+            {
+                var socket = _socket.Accept();
+                _owner.Taken(socket);
+                _accepted.Writer.TryWrite(socket);
+                return true;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                return e.SocketErrorCode != SocketError.WouldBlock;
+            }
+        }
+
+        public void Stop(bool takeBacklog)
+        {
+            if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+            _stopping = true;
+            _thread.Join();
+            if (takeBacklog)
+                while (TryAccept()) { }
+            _socket.Dispose();
+            _accepted.Writer.TryComplete();
         }
 
         public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
         {
-            while (true)
+            try
             {
-                lock (_backlog)
-                {
-                    if (_backlog.TryDequeue(out var queued)) return owner.Open(queued);
-                    if (_closed != 0) return null;
-                }
-                try
-                {
-                    using var both = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, cancellationToken);
-                    return owner.Open(owner.Taken(await socket.AcceptAsync(both.Token)));
-                }
-                catch (OperationCanceledException)
-                {
-                    TakeBacklogAndClose();
-                }
-                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
-                {
-                    // The client gave up while queued; keep accepting.
-                }
-                catch (Exception e) when (e is ObjectDisposedException or SocketException && Volatile.Read(ref _closed) != 0)
-                {
-                    // Closed by Stop() under a pending accept; what it took is in the backlog.
-                }
+                return _owner.Open(await _accepted.Reader.ReadAsync(cancellationToken));
             }
-        }
-
-        /// <summary>Takes what the kernel has queued, then closes; once only, and complete before <c>_closed</c> is seen.</summary>
-        private void TakeBacklogAndClose()
-        {
-            lock (_backlog)
+            catch (ChannelClosedException)
             {
-                if (_closed != 0) return;
-                try
-                {
-                    socket.Blocking = false; // another worker may take a connection between Poll and Accept
-                    while (socket.Poll(0, SelectMode.SelectRead)) _backlog.Enqueue(owner.Taken(socket.Accept()));
-                }
-                catch (SocketException)
-                {
-                    // Nothing more to take.
-                }
-                Volatile.Write(ref _closed, 1);
-                socket.Dispose();
+                return null;
             }
         }
 
         public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
         {
-            Stop();
+            Stop(takeBacklog: true);
             return ValueTask.CompletedTask;
         }
 
         public ValueTask DisposeAsync()
         {
-            UnbindAsync();
-            lock (_backlog)
-            while (_backlog.TryDequeue(out var s))
+            Stop(takeBacklog: false);
+            while (_accepted.Reader.TryRead(out var socket))
             {
-                s.Dispose();
-                Interlocked.Decrement(ref owner._open);
+                socket.Dispose();
+                Interlocked.Decrement(ref _owner._open);
             }
-            _stop.Dispose();
             return ValueTask.CompletedTask;
         }
     }

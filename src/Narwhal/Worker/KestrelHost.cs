@@ -26,10 +26,10 @@ internal sealed class KestrelHost : IAsyncDisposable
     public int OpenConnections => _transport.OpenConnections;
 
     /// <summary>Stops taking new connections; open ones keep being served.</summary>
-    public void StopAccepting() => _transport.StopAccepting();
+    public void StopAccepting(bool takeBacklog) => _transport.StopAccepting(takeBacklog);
 
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
-    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds)
+    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, PythonThreads python)
     {
         var services = new ServiceCollection().AddLogging().BuildServiceProvider();
         var loggerFactory = new LoggerFactory([new KestrelLogForwarder()]);
@@ -59,7 +59,7 @@ internal sealed class KestrelHost : IAsyncDisposable
         foreach (var fd in listenerFds)
             options.ListenHandle((ulong)fd, o => o.Protocols = HttpProtocols.Http1);
 
-        var transport = new InheritedListeners(loggerFactory);
+        var transport = new InheritedListeners(loggerFactory, python);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         return new KestrelHost(server, transport, services);
     }

@@ -24,6 +24,9 @@ internal sealed class PythonThreads
     private readonly long[] _busySince;
     private readonly KestrelExchange?[] _current;
     private long _handled;
+    // Requests queued or running; the accept loop holds back while it is >= the thread count.
+    private int _inFlight;
+    private readonly ManualResetEventSlim _capacity = new(true);
     private volatile bool _stopping;
 
     /// <summary>Called once, from a Python thread, when the number of handled requests reaches <see cref="RequestLimit"/>.</summary>
@@ -80,8 +83,30 @@ internal sealed class PythonThreads
         return n;
     }
 
+    /// <summary>
+    /// Waits until a Python thread is free for one more request; false on timeout. The accept
+    /// loop waits on it, so a busy worker leaves new connections in the kernel queue for an idle
+    /// worker (as Gunicorn's sync workers do by accepting only when idle) instead of queueing
+    /// them behind a slow or stuck request.
+    /// </summary>
+    public bool WaitForCapacity(TimeSpan timeout)
+    {
+        if (HasCapacity) return true;
+        _capacity.Reset();
+        return HasCapacity || _capacity.Wait(timeout);
+    }
+
+    private bool HasCapacity => Volatile.Read(ref _inFlight) < _threads.Length;
+
+    private void Released()
+    {
+        Interlocked.Decrement(ref _inFlight);
+        if (!_capacity.IsSet) _capacity.Set();
+    }
+
     public void Enqueue(KestrelExchange exchange)
     {
+        Interlocked.Increment(ref _inFlight);
         _queue.Enqueue(exchange);
         _ready.Release();
     }
@@ -153,6 +178,7 @@ internal sealed class PythonThreads
             ExchangeTable.Unregister(slot);
             Volatile.Write(ref _busySince[slot], 0);
             Volatile.Write(ref _current[slot], null);
+            Released();
             exchange.Complete(outcome);
         }
     }

@@ -70,7 +70,7 @@ internal static partial class WorkerProcess
         }
 
         var drain = new DrainSignal();
-        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive));
+        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), python);
         python.Start();
         host.StartAsync(new WsgiHttpApplication(python, drain), CancellationToken.None).GetAwaiter().GetResult();
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
@@ -80,7 +80,7 @@ internal static partial class WorkerProcess
         var stop = Serve(handoff, signals, python, state, timeout);
 
         drain.Set();
-        host.StopAccepting();
+        host.StopAccepting(takeBacklog: stop != StopKind.TimedOut);
         if (stop == StopKind.TimedOut)
         {
             // The stuck request keeps its Python thread and its connection: wait for every
@@ -89,15 +89,13 @@ internal static partial class WorkerProcess
             ErrorLog.Info($"Worker exiting (pid: {pid})");
             _exit(1);
         }
-        if (stop == StopKind.Graceful)
-            WaitForConnections(host, state, python, GraceDeadline(config), () => 0);
+        var quick = stop == StopKind.Quick;
+        if (!quick) WaitForConnections(host, state, python, GraceDeadline(config), () => 0);
 
-        using (var now = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
-        {
-            var stopped = host.StopAsync(now.Token);
-            if (!stopped.Wait(TimeSpan.FromSeconds(2))) ErrorLog.Warning("Connections still open at exit");
-        }
-        if (python.Stop(TimeSpan.FromSeconds(stop == StopKind.Quick ? 1 : 5)))
+        // Whatever is still open now is cut (quick stop, or past --graceful-timeout).
+        using (var now = new CancellationTokenSource(quick ? TimeSpan.Zero : TimeSpan.FromSeconds(1)))
+            host.StopAsync(now.Token).Wait(TimeSpan.FromSeconds(quick ? 0.5 : 2));
+        if (python.Stop(TimeSpan.FromSeconds(quick ? 0.5 : 5)))
         {
             host.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1));
             runtime.Shutdown();
