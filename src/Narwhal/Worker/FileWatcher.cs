@@ -37,6 +37,9 @@ internal sealed class FileWatcher : IDisposable
     {
         var extra = config.Get(ProcessSettings.ReloadExtraFiles).Select(Path.GetFullPath).ToList();
         var watcher = new FileWatcher(runtime, extra, config.Get(ProcessSettings.ReloadEngine) != "poll", changed);
+        // The baseline is taken before the worker serves: a change made right after its first
+        // response must count as a change.
+        watcher.Scan();
         new Thread(watcher.Run) { IsBackground = true, Name = "reloader" }.Start();
         return watcher;
     }
@@ -45,23 +48,28 @@ internal sealed class FileWatcher : IDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
-            var files = _runtime.SourceFiles().Concat(_extra).ToList();
-            string? changed = null;
-            foreach (var file in files)
-            {
-                var mtime = File.Exists(file) ? File.GetLastWriteTimeUtc(file) : DateTime.MinValue;
-                if (_mtimes.TryGetValue(file, out var seen) && seen != mtime) changed ??= file;
-                _mtimes[file] = mtime;
-                if (_inotify) Watch(file);
-            }
-            changed ??= Interlocked.Exchange(ref _notified, null);
-            if (changed != null)
-            {
-                ErrorLog.Info($"Worker reloading: {changed} modified");
-                _changed();
-            }
             // With inotify a change wakes the loop at once; polling waits for the next round.
             WaitHandle.WaitAny([_stop.Token.WaitHandle, _wake], Interval);
+            if (!_stop.IsCancellationRequested) Scan();
+        }
+    }
+
+    private void Scan()
+    {
+        var files = _runtime.SourceFiles().Concat(_extra).ToList();
+        string? changed = null;
+        foreach (var file in files)
+        {
+            var mtime = File.Exists(file) ? File.GetLastWriteTimeUtc(file) : DateTime.MinValue;
+            if (_mtimes.TryGetValue(file, out var seen) && seen != mtime) changed ??= file;
+            _mtimes[file] = mtime;
+            if (_inotify) Watch(file);
+        }
+        changed ??= Interlocked.Exchange(ref _notified, null);
+        if (changed != null)
+        {
+            ErrorLog.Info($"Worker reloading: {changed} modified");
+            _changed();
         }
     }
 

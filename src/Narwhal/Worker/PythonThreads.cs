@@ -84,10 +84,12 @@ internal sealed class PythonThreads
     }
 
     /// <summary>
-    /// Waits until a Python thread is free for one more request; false on timeout. The accept
-    /// loop waits on it, so a busy worker leaves new connections in the kernel queue for an idle
-    /// worker (as Gunicorn's sync workers do by accepting only when idle) instead of queueing
-    /// them behind a slow or stuck request.
+    /// Waits until this worker should take one more connection; false on timeout. The accept
+    /// loop waits on it, so a worker whose every thread is held by a slow or stuck request
+    /// leaves new connections in the kernel queue for another worker (as Gunicorn's sync
+    /// workers do by accepting only when idle) instead of queueing them behind that request.
+    /// Requests that are merely queued behind fast ones do not stop accepting: that would
+    /// starve new connections whenever keep-alive clients keep every thread busy.
     /// </summary>
     public bool WaitForCapacity(TimeSpan timeout)
     {
@@ -96,7 +98,11 @@ internal sealed class PythonThreads
         return HasCapacity || _capacity.Wait(timeout);
     }
 
-    private bool HasCapacity => Volatile.Read(ref _inFlight) < _threads.Length;
+    private bool HasCapacity =>
+        Volatile.Read(ref _inFlight) < _threads.Length || BusySince(Stopwatch.GetTimestamp() - SlowTicks) < _threads.Length;
+
+    // A request running longer than this counts as holding its thread (50 ms).
+    private static readonly long SlowTicks = Stopwatch.Frequency / 20;
 
     private void Released()
     {

@@ -71,9 +71,9 @@ internal static partial class WorkerProcess
 
         var drain = new DrainSignal();
         var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), python);
+        using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
         python.Start();
         host.StartAsync(new WsgiHttpApplication(python, drain), CancellationToken.None).GetAwaiter().GetResult();
-        using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
         state.Set(WorkerState.Serving, python.Handled);
 
         var timeout = TimeSpan.FromSeconds(config.Get(ProcessSettings.Timeout));
