@@ -40,21 +40,7 @@ internal static partial class WorkerProcess
         }
 
         var threads = config.Get(ServerSettings.Threads);
-        WsgiRuntime runtime;
-        try
-        {
-            runtime = LoadApp(config);
-        }
-        catch (PythonNotUsableException e)
-        {
-            ErrorLog.Error(e.Message);
-            return Program.ExitWorkerBootError;
-        }
-        catch (AppLoadException e)
-        {
-            ErrorLog.Error(e.Message);
-            return Program.ExitAppLoadError;
-        }
+        if (TryLoadApp(config, out var runtime) is var failed and not Program.ExitOk) return failed;
 
         var python = new PythonThreads(runtime, threads);
         var state = new WorkerStatus(heartbeat);
@@ -162,9 +148,18 @@ internal static partial class WorkerProcess
     /// <summary>--preload: loads the app once in a throwaway process; the exit code says whether it loads.</summary>
     public static int CheckApp(Config config)
     {
+        var code = TryLoadApp(config, out var runtime);
+        runtime?.Shutdown();
+        return code;
+    }
+
+    /// <summary>Loads the app; on failure logs why and gives Gunicorn's exit code (3 no usable Python, 4 app load).</summary>
+    private static int TryLoadApp(Config config, out WsgiRuntime runtime)
+    {
+        runtime = null!;
         try
         {
-            LoadApp(config).Shutdown();
+            runtime = LoadApp(config);
             return Program.ExitOk;
         }
         catch (PythonNotUsableException e)
