@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Narwhal.Worker;
 
 /// <summary>
-/// Kestrel at its low level: a KestrelServer over the socket transport running our
+/// Kestrel at its low level: a KestrelServer over the inherited sockets (<see cref="InheritedListeners"/>) running our
 /// <see cref="WsgiHttpApplication"/>; no generic host, no middleware pipeline.
 /// </summary>
 internal sealed class KestrelHost : IAsyncDisposable
