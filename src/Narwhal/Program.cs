@@ -1,11 +1,12 @@
 using Narwhal.Cli;
+using Narwhal.Logging;
 using Narwhal.Master;
 using Narwhal.Settings;
 using Narwhal.Worker;
 
 namespace Narwhal;
 
-/// <summary>Entry point: parse the command line, then run as the master, a worker, or the --preload check.</summary>
+/// <summary>Entry point: read the configuration, then run as the master, a worker, or one of the checks.</summary>
 internal static class Program
 {
     public const string Version = "0.1.0";
@@ -20,9 +21,26 @@ internal static class Program
     public static int Main(string[] args)
     {
         CommandLineResult cli;
+        Config config;
+        if (SettingsDocs.Requested(args) is { } docs)
+        {
+            Console.Out.Write(docs);
+            return ExitOk;
+        }
         try
         {
             cli = CommandLine.Parse(args);
+            if (cli.ShowHelp)
+            {
+                Console.Out.Write(HelpText.Build());
+                return ExitOk;
+            }
+            if (cli.ShowVersion)
+            {
+                Console.Out.WriteLine($"narwhal (version {Version})");
+                return ExitOk;
+            }
+            config = ConfigLoader.Load(cli);
         }
         catch (UsageException e)
         {
@@ -30,17 +48,18 @@ internal static class Program
             Console.Error.WriteLine($"narwhal: error: {e.Message}");
             return ExitUsage;
         }
-        if (cli.ShowHelp)
+        catch (ConfigException e)
         {
-            Console.Out.Write(HelpText.Build());
-            return ExitOk;
+            Console.Error.WriteLine($"\nError: {e.Message}");
+            return ExitError;
         }
-        if (cli.ShowVersion)
-        {
-            Console.Out.WriteLine($"narwhal (version {Version})");
-            return ExitOk;
-        }
-        if (cli.Config.Get(ServerSettings.WsgiApp).Length == 0)
+
+        if (config.Get(ConfigFileSettings.PrintConfig))
+            Console.Out.WriteLine(PrintConfig.Format(config));
+        if (config.Get(ConfigFileSettings.PrintConfig) || config.Get(ConfigFileSettings.CheckConfig))
+            return WorkerProcess.CheckConfig(config);
+
+        if (config.Get(ServerSettings.WsgiApp).Length == 0)
         {
             Console.Error.WriteLine(HelpText.Usage);
             Console.Error.WriteLine("narwhal: error: No application module specified.");
@@ -49,18 +68,18 @@ internal static class Program
         if (Environment.GetEnvironmentVariable(WorkerProcess.PreloadCheckVariable) == "1")
         {
             Posix.Environ.Unset(WorkerProcess.PreloadCheckVariable);
-            return WorkerProcess.CheckApp(cli.Config);
+            return WorkerProcess.CheckApp(config);
         }
         if (WorkerHandoff.TakeFromEnvironment() is { } handoff)
-            return WorkerProcess.Run(cli.Config, handoff);
+            return WorkerProcess.Run(config, handoff);
 
         var daemon = Daemon.IsDaemon;
         if (daemon) Posix.Environ.Unset(Daemon.Variable);
-        else if (cli.Config.Get(ProcessSettings.Daemon))
+        else if (config.Get(ProcessSettings.Daemon))
         {
-            Daemon.Detach(args);
+            Daemon.Detach(args, config.Get(LoggingSettings.EnableStdioInheritance));
             return ExitOk;
         }
-        return new Arbiter(cli.Config, args, daemon).Run();
+        return new Arbiter(config, args, daemon).Run();
     }
 }

@@ -2,8 +2,8 @@ using Narwhal.Settings;
 
 namespace Narwhal.Cli;
 
-/// <summary>What the command line asked for.</summary>
-internal sealed record CommandLineResult(Config Config, bool ShowHelp, bool ShowVersion);
+/// <summary>What the command line asked for: its settings, APP_MODULE, and --help/--version.</summary>
+internal sealed record CommandLineResult(SettingsLayer Layer, string? App, bool ShowHelp, bool ShowVersion);
 
 /// <summary>A command line that does not parse; exits 2 as Gunicorn's argparse does.</summary>
 internal sealed class UsageException(string message) : Exception(message);
@@ -16,7 +16,7 @@ internal static class CommandLine
 {
     public static CommandLineResult Parse(IReadOnlyList<string> args)
     {
-        var config = new Config();
+        var layer = new SettingsLayer();
         var byFlag = new Dictionary<string, Setting>(StringComparer.Ordinal);
         foreach (var s in SettingsRegistry.All)
             foreach (var flag in s.Cli) byFlag[flag] = s;
@@ -52,16 +52,16 @@ internal static class CommandLine
             if (!byFlag.TryGetValue(flag, out var setting))
                 throw new UsageException($"unrecognized arguments: {arg}{Suggest(flag, byFlag.Keys)}");
 
-            if (setting.Action == CliAction.StoreTrue)
+            if (setting.Action is CliAction.StoreTrue or CliAction.StoreFalse)
             {
                 if (inline != null) throw new UsageException($"argument {flag}: ignored explicit argument '{inline}'");
-                config.Set(setting, "true");
+                layer.Parse(setting, setting.Action == CliAction.StoreTrue ? "true" : "false");
                 continue;
             }
             var value = inline ?? (i + 1 < args.Count ? args[++i] : throw new UsageException($"argument {string.Join("/", setting.Cli)}: expected one argument"));
             try
             {
-                config.Set(setting, value);
+                layer.Parse(setting, value);
             }
             catch (SettingValueException e)
             {
@@ -71,8 +71,7 @@ internal static class CommandLine
 
         if (positional.Count > 1)
             throw new UsageException($"unrecognized arguments: {string.Join(' ', positional.Skip(1))}");
-        if (positional.Count == 1) config.Set(ServerSettings.WsgiApp, positional[0]);
-        return new CommandLineResult(config, help, version);
+        return new CommandLineResult(layer, positional.Count == 1 ? positional[0] : null, help, version);
     }
 
     private static string Suggest(string flag, IEnumerable<string> known)

@@ -12,18 +12,21 @@ internal static class HelpText
     {
         var sb = new StringBuilder();
         sb.AppendLine(Usage).AppendLine();
-        sb.AppendLine("A Gunicorn-compatible WSGI HTTP server: Kestrel in front, CPython embedded.").AppendLine();
+        sb.AppendLine("A Gunicorn-compatible WSGI HTTP server: Kestrel in front, CPython embedded.");
+        sb.AppendLine("Settings also come from the config file (-c, or ./gunicorn.conf.py) and $GUNICORN_CMD_ARGS; see docs/settings.md.").AppendLine();
         sb.AppendLine("positional arguments:");
         sb.AppendLine($"  {"APP_MODULE",-28}{ServerSettings.WsgiApp.Desc}").AppendLine();
         sb.AppendLine("options:");
         sb.AppendLine($"  {"-h, --help",-28}show this help message and exit");
         sb.AppendLine($"  {"-v, --version",-28}show program's version number and exit");
-        foreach (var group in SettingsRegistry.All.Where(s => s.Cli.Length > 0).GroupBy(s => s.Section))
+        foreach (var section in Sections.Order)
         {
-            sb.AppendLine().AppendLine($"{group.Key}:");
+            var group = SettingsRegistry.All.Where(s => s.Cli.Length > 0 && s.Section == section).ToList();
+            if (group.Count == 0) continue;
+            sb.AppendLine().AppendLine($"{section}:");
             foreach (var s in group)
             {
-                var flags = string.Join(", ", s.Cli) + (s.Action == CliAction.StoreTrue ? "" : $" {s.Meta}");
+                var flags = string.Join(", ", s.Cli) + (s.Action is CliAction.StoreTrue or CliAction.StoreFalse ? "" : $" {s.Meta ?? s.Name.ToUpperInvariant()}");
                 sb.AppendLine($"  {flags,-28}{s.Desc} [{s.DefaultText}]");
             }
         }

@@ -7,12 +7,15 @@ internal enum LogLevel { Debug = 10, Info = 20, Warning = 30, Error = 40, Critic
 /// <summary>
 /// The error log, in Gunicorn's line shape so existing parsers and alerts keep working:
 /// <c>[2026-11-23 10:00:00 +0000] [1234] [INFO] Booting worker with pid: 1234</c>.
+/// Goes to stderr until <see cref="Configure"/> points it at --error-logfile, syslog or a
+/// Python logger (--log-config, --logger-class).
 /// </summary>
 internal static class ErrorLog
 {
-    private static readonly object _lock = new();
-    private static readonly Stream _out = Console.OpenStandardError();
     private static readonly int _pid = Environment.ProcessId;
+    private static LogFile _file = LogFile.Open("-", 2);
+    private static SyslogSink? _syslog;
+    private static string _syslogTag = "";
 
     public static void Debug(string message) => Write(LogLevel.Debug, message);
     public static void Info(string message) => Write(LogLevel.Info, message);
@@ -22,33 +25,76 @@ internal static class ErrorLog
 
     public static LogLevel Threshold { get; set; } = LogLevel.Info;
 
+    /// <summary>
+    /// Set when a Python logger owns the error log: every record goes to it instead (it
+    /// applies its own level and handlers). Returns false if Python could not take it.
+    /// </summary>
+    public static Func<LogLevel, string, bool>? Python { get; set; }
+
+    public static LogFile File => _file;
+
+    public static void Configure(LogFile file, LogLevel threshold, SyslogSink? syslog, string syslogTag)
+    {
+        _file = file;
+        Threshold = threshold;
+        _syslog = syslog;
+        _syslogTag = syslogTag;
+    }
+
+    public static bool IsEnabled(LogLevel level) => level >= Threshold || Python != null;
+
+    /// <summary>An exception with its traceback (Gunicorn's log.exception: ERROR, counted as gunicorn.log.exception).</summary>
+    public static void Exception(string message)
+    {
+        Statsd.Current?.Increment("gunicorn.log.exception");
+        Emit(LogLevel.Error, message);
+    }
+
     public static void Write(LogLevel level, string message)
     {
+        Statsd.Current?.Log(level);
+        Emit(level, message);
+    }
+
+    private static void Emit(LogLevel level, string message)
+    {
+        if (Python is { } python && python(level, message)) return;
         if (level < Threshold) return;
-        var now = DateTimeOffset.Now;
+        _file.Write(Line(level, message));
+        _syslog?.Send(level, _syslogTag, message);
+    }
+
+    public static string Line(LogLevel level, string message) =>
+        $"{Timestamp(DateTimeOffset.Now)} [{_pid}] [{Name(level)}] {message}\n";
+
+    /// <summary>Gunicorn's error log date: <c>[%Y-%m-%d %H:%M:%S %z]</c>.</summary>
+    public static string Timestamp(DateTimeOffset now)
+    {
         var offset = now.Offset;
         var sign = offset < TimeSpan.Zero ? '-' : '+';
-        var line = $"[{now:yyyy-MM-dd HH:mm:ss} {sign}{Math.Abs(offset.Hours):00}{Math.Abs(offset.Minutes):00}] [{_pid}] [{Name(level)}] {message}\n";
-        WriteRaw(line);
+        return $"[{now:yyyy-MM-dd HH:mm:ss} {sign}{Math.Abs(offset.Hours):00}{Math.Abs(offset.Minutes):00}]";
     }
 
     /// <summary>Text as it is (wsgi.errors, tracebacks already formatted).</summary>
-    public static void WriteRaw(string text)
-    {
-        var bytes = Encoding.UTF8.GetBytes(text);
-        lock (_lock)
-        {
-            _out.Write(bytes);
-            _out.Flush();
-        }
-    }
+    public static void WriteRaw(string text) => _file.Write(Encoding.UTF8.GetBytes(text));
 
-    private static string Name(LogLevel level) => level switch
+    public static void Reopen() => _file.Reopen();
+
+    public static string Name(LogLevel level) => level switch
     {
         LogLevel.Debug => "DEBUG",
         LogLevel.Info => "INFO",
         LogLevel.Warning => "WARNING",
         LogLevel.Error => "ERROR",
         _ => "CRITICAL",
+    };
+
+    public static LogLevel Parse(string name) => name.ToLowerInvariant() switch
+    {
+        "debug" => LogLevel.Debug,
+        "warning" => LogLevel.Warning,
+        "error" => LogLevel.Error,
+        "critical" => LogLevel.Critical,
+        _ => LogLevel.Info,
     };
 }

@@ -69,10 +69,27 @@ internal sealed partial class Arbiter
         {
             return Halt(halt.Message, halt.ExitCode);
         }
+        catch (ConfigException e)
+        {
+            Console.Error.WriteLine($"\nError: {e.Message}");
+            return Program.ExitError;
+        }
+    }
+
+    private void Hook(string name, long? arg1 = null, long? arg2 = null) =>
+        MasterHooks.Call(name, _workers.Select(w => (w.Pid, w.Age)), _desired, _listeners.Select(l => l.ToString()), arg1, arg2);
+
+    private void SetDesired(int value, bool first = false)
+    {
+        var old = _desired;
+        _desired = value;
+        if (first || old != value) Hook(HookSettings.NworkersChanged.Name, value, first ? null : old);
     }
 
     private void Start()
     {
+        LogSetup.Apply(_config, Owner.Uid(_config), Owner.Gid(_config));
+        Settings.ConfigFile.Publish(_config, Environment.ProcessId);
         Environ.Apply(_config.Get(ServerSettings.RawEnv));
         Directory.SetCurrentDirectory(_config.Get(ServerSettings.Chdir));
         if (int.TryParse(Environment.GetEnvironmentVariable(ParentMasterVariable), out var parent))
@@ -80,7 +97,9 @@ internal sealed partial class Arbiter
             _parentMasterPid = parent;
             _procName += ".2";
         }
+        SetDesired(_config.Get(ProcessSettings.Workers), first: true);
         ErrorLog.Info($"Starting narwhal {Program.Version}");
+        Hook(HookSettings.OnStarting.Name);
         try
         {
             _listeners = OpenListeners();
@@ -107,7 +126,7 @@ internal sealed partial class Arbiter
         var threads = _config.Get(ServerSettings.Threads);
         ErrorLog.Info($"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
         if (_config.Get(ProcessSettings.Preload)) Preload();
-        _desired = _config.Get(ProcessSettings.Workers);
+        Hook(HookSettings.WhenReady.Name);
     }
 
     /// <summary>Sockets from systemd (LISTEN_FDS), from the old master on USR2, or bound from --bind.</summary>
@@ -153,6 +172,7 @@ internal sealed partial class Arbiter
                 ReapWorkers();
                 CheckWorkers();
                 ManageWorkers();
+                ReportWorkers();
                 continue;
             }
             ErrorLog.Info($"Handling signal: {MasterSignals.Name(signal)}");
@@ -175,14 +195,15 @@ internal sealed partial class Arbiter
                 Reload();
                 break;
             case Unix.SIGTTIN:
-                _desired++;
+                SetDesired(_desired + 1);
                 ManageWorkers();
                 break;
             case Unix.SIGTTOU:
-                if (_desired > 1) _desired--;
+                if (_desired > 1) SetDesired(_desired - 1);
                 ManageWorkers();
                 break;
             case Unix.SIGUSR1:
+                LogSetup.Reopen();
                 foreach (var w in _workers) Unix.Kill(w.Pid, Unix.SIGUSR1);
                 break;
             case Unix.SIGUSR2:
@@ -195,7 +216,7 @@ internal sealed partial class Arbiter
                 if (_daemonized || !Unix.HasControllingTerminal())
                 {
                     ErrorLog.Info("graceful stop of workers");
-                    _desired = 0;
+                    SetDesired(0);
                     foreach (var w in _workers) Retire(w, now: true);
                 }
                 else
@@ -216,17 +237,33 @@ internal sealed partial class Arbiter
     {
         try
         {
-            _config = CommandLine.Parse(_args).Config;
+            var fresh = ConfigLoader.Load(CommandLine.Parse(_args));
+            LogSetup.Apply(fresh, Owner.Uid(fresh), Owner.Gid(fresh));
+            Settings.ConfigFile.Publish(fresh, Environment.ProcessId);
+            _config = fresh;
         }
-        catch (UsageException e)
+        catch (Exception e) when (e is UsageException or ConfigException)
         {
             ErrorLog.Error($"Reload failed, keeping the current configuration: {e.Message}");
         }
         _procName = ProcName() + (_parentMasterPid != 0 ? ".2" : "");
         ProcessTitle.Set($"master [{_procName}]");
-        _desired = _config.Get(ProcessSettings.Workers);
+        Hook(HookSettings.OnReload.Name);
+        SetDesired(_config.Get(ProcessSettings.Workers));
         foreach (var w in _workers) Retire(w, now: false);
         ManageWorkers();
+    }
+
+    private long _lastReport;
+
+    /// <summary>Gunicorn's gunicorn.workers gauge (and debug line), once a second.</summary>
+    private void ReportWorkers()
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (now - _lastReport < Stopwatch.Frequency) return;
+        _lastReport = now;
+        Statsd.Current?.Gauge("gunicorn.workers", _workers.Count);
+        if (ErrorLog.Threshold == LogLevel.Debug) ErrorLog.Debug($"{_workers.Count} workers");
     }
 
     /// <summary>Spawns or retires workers so that <see cref="_desired"/> of them serve.</summary>
@@ -263,6 +300,7 @@ internal sealed partial class Arbiter
         var age = ++_nextAge;
         var heartbeat = Heartbeat.Create(NullIfEmpty(_config.Get(ProcessSettings.WorkerTmpDir)),
             _config.Get(ProcessSettings.Umask), Owner.Uid(_config), Owner.Gid(_config));
+        Hook(HookSettings.PreFork.Name, age);
         var own = OwnListeners();
         var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age);
         var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
@@ -346,6 +384,7 @@ internal sealed partial class Arbiter
             _workers.Remove(w);
             var code = w.Process.ExitCode;
             w.Dispose();
+            Hook(HookSettings.ChildExit.Name, w.Pid, w.Age);
             if (!w.Ready && !_stopping && code is Program.ExitWorkerBootError or Program.ExitAppLoadError)
                 BootFailed(w, code);
             else if (code is > 128 and < 160)
@@ -369,7 +408,7 @@ internal sealed partial class Arbiter
         foreach (var o in waiting) o.Retiring = false;
         // The replacements of the same round would fail the same way.
         foreach (var o in _workers.Where(o => !o.Ready && !o.Retiring)) Retire(o, now: true);
-        _desired = Math.Max(_desired, 1);
+        SetDesired(Math.Max(_desired, 1));
     }
 
     /// <summary>USR2: starts a new master from this binary that inherits the listeners (zero-downtime upgrade).</summary>
@@ -385,6 +424,7 @@ internal sealed partial class Arbiter
             ErrorLog.Warning("USR2 signal ignored. Parent exists.");
             return;
         }
+        Hook(HookSettings.PreExec.Name);
         var start = new ProcessStartInfo(_executable) { UseShellExecute = false, WorkingDirectory = _startDirectory };
         foreach (var a in _args) start.ArgumentList.Add(a);
         start.Environment[ParentMasterVariable] = Environment.ProcessId.ToString();
@@ -468,6 +508,7 @@ internal sealed partial class Arbiter
         ErrorLog.Info($"Shutting down: {MasterName}");
         if (reason.Length > 0) ErrorLog.Info($"Reason: {reason}");
         _pidfile?.Unlink();
+        Hook(HookSettings.OnExit.Name);
         return exitCode;
     }
 

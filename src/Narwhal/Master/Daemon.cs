@@ -17,7 +17,8 @@ internal static unsafe partial class Daemon
 
     public static bool IsDaemon => Environment.GetEnvironmentVariable(Variable) == "1";
 
-    public static void Detach(string[] args)
+    /// <param name="keepStdio">--enable-stdio-inheritance: stdout and stderr stay where they are.</param>
+    public static void Detach(string[] args, bool keepStdio)
     {
         var exe = Environment.ProcessPath!;
         var argv = new List<string> { exe };
@@ -37,8 +38,11 @@ internal static unsafe partial class Daemon
             Check(posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID), "posix_spawnattr_setflags");
             Check(posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
             Check(posix_spawn_file_actions_addopen(actions, 0, "/dev/null", O_RDONLY, 0), "addopen");
-            Check(posix_spawn_file_actions_addopen(actions, 1, "/dev/null", O_WRONLY, 0), "addopen");
-            Check(posix_spawn_file_actions_adddup2(actions, 1, 2), "adddup2");
+            if (!keepStdio)
+            {
+                Check(posix_spawn_file_actions_addopen(actions, 1, "/dev/null", O_WRONLY, 0), "addopen");
+                Check(posix_spawn_file_actions_adddup2(actions, 1, 2), "adddup2");
+            }
             var argvp = CStrings(argv, strings);
             var envp = CStrings(env, strings);
             int pid;

@@ -96,12 +96,19 @@ internal static unsafe partial class Unix
     private static IOException Error(string what) =>
         new($"{what} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
 
+    /// <summary>Points descriptor <paramref name="target"/> at what <paramref name="source"/> refers to (capture_output).</summary>
+    public static void Dup2(int source, int target)
+    {
+        if (dup2(source, target) < 0) throw new IOException($"dup2({source}, {target}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
     [LibraryImport("libc", SetLastError = true)] private static partial int kill(int pid, int sig);
     [LibraryImport("libc")] private static partial int getppid();
     [LibraryImport("libc", SetLastError = true)] private static partial int fcntl(int fd, int cmd, int arg);
     [LibraryImport("libc")] private static partial int umask(int mask);
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags);
     [LibraryImport("libc")] private static partial int close(int fd);
+    [LibraryImport("libc", SetLastError = true)] private static partial int dup2(int oldfd, int newfd);
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)] private static partial void* getpwnam(string name);
     [LibraryImport("libc")] private static partial void* getpwuid(int uid);
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)] private static partial void* getgrnam(string name);

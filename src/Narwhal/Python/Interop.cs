@@ -46,6 +46,18 @@ internal static unsafe class Interop
         fixed (byte* p = data) return PyRef.Own(Native.PyBytes_FromStringAndSize(p, data.Length));
     }
 
+    /// <summary>A new list of str.</summary>
+    public static PyRef StrList(IReadOnlyList<string> items)
+    {
+        var list = PyRef.Own(Native.PyList_New(0));
+        foreach (var item in items)
+        {
+            using var s = Str(item);
+            if (Native.PyList_Append(list.Handle, s.Handle) != 0) throw PythonException.Fetch();
+        }
+        return list;
+    }
+
     public static PyRef Long(long v) => PyRef.Own(Native.PyLong_FromLongLong(v));
 
     public static PyRef Bool(bool v) => PyRef.Own(Native.PyBool_FromLong(v ? 1 : 0));

@@ -1,10 +1,10 @@
 namespace Narwhal.Settings;
 
-/// <summary>The effective value of every setting: defaults overlaid by what the user gave.</summary>
+/// <summary>The effective value of every setting: defaults overlaid by the layers the user gave.</summary>
 internal sealed class Config
 {
     private readonly Dictionary<string, object> _values = [];
-    private readonly HashSet<string> _explicit = [];
+    private readonly HashSet<string> _given = [];
 
     public Config()
     {
@@ -13,13 +13,22 @@ internal sealed class Config
 
     public T Get<T>(Setting<T> setting) where T : notnull => (T)_values[setting.Name];
 
-    /// <summary>Applies one value; the first explicit value of an append setting replaces its default.</summary>
-    public void Set(Setting setting, string raw)
+    public object Get(Setting setting) => _values[setting.Name];
+
+    /// <summary>True when some layer gave the setting (as opposed to its default).</summary>
+    public bool IsGiven(Setting setting) => _given.Contains(setting.Name);
+
+    public void Apply(SettingsLayer layer)
     {
-        var current = _explicit.Add(setting.Name) ? ReplaceableDefault(setting) : _values[setting.Name];
-        _values[setting.Name] = setting.Parse(raw, current);
+        foreach (var (setting, value) in layer.Values) Set(setting, value);
     }
 
-    private static object ReplaceableDefault(Setting s) =>
-        s.Action == CliAction.Append ? new List<string>() : s.DefaultValue();
+    public void Set(Setting setting, object value)
+    {
+        _values[setting.Name] = value;
+        _given.Add(setting.Name);
+    }
 }
+
+/// <summary>A configuration that cannot be used (Gunicorn prints "Error: ..." and exits 1).</summary>
+internal sealed class ConfigException(string message) : Exception(message);

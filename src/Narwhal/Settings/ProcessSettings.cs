@@ -52,7 +52,7 @@ internal static class ProcessSettings
 
     public static readonly Setting<bool> ReusePort = SettingsRegistry.Add(new Setting<bool>
     {
-        Name = "reuse_port", Section = Sections.ServerSocket, Cli = ["--reuse-port"], Action = CliAction.StoreTrue,
+        Name = "reuse_port", Section = Sections.ServerMechanics, Cli = ["--reuse-port"], Action = CliAction.StoreTrue,
         Default = () => false, Validate = Validators.Bool,
         Desc = "Give each worker its own SO_REUSEPORT socket per TCP bind, so the kernel spreads connections across workers.",
     });

@@ -65,7 +65,7 @@ internal static class ServerSettings
 
     public static readonly Setting<string> WsgiApp = SettingsRegistry.Add(new Setting<string>
     {
-        Name = "wsgi_app", Section = Sections.ServerMechanics, Meta = "APP_MODULE",
+        Name = "wsgi_app", Section = Sections.ConfigFile, Meta = "APP_MODULE",
         Default = () => "", DefaultDoc = "None", Validate = Validators.String,
         Desc = "The WSGI application: MODULE, MODULE:VARIABLE or MODULE:FACTORY(ARGS) with literal arguments.",
     });

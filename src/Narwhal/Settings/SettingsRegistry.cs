@@ -4,16 +4,26 @@ namespace Narwhal.Settings;
 internal static class SettingsRegistry
 {
     private static readonly List<Setting> _all = [];
+    private static Dictionary<string, Setting>? _byName;
 
     public static IReadOnlyList<Setting> All
     {
         get
         {
+            ConfigFileSettings.Register();
             ServerSettings.Register();
             ProcessSettings.Register();
+            CompatSettings.Register();
+            SecuritySettings.Register();
+            SslSettings.Register();
+            LoggingSettings.Register();
+            HookSettings.Register();
             return _all;
         }
     }
+
+    public static Setting? Find(string name) =>
+        (_byName ??= All.ToDictionary(s => s.Name)).GetValueOrDefault(name);
 
     public static Setting<T> Add<T>(Setting<T> setting) where T : notnull
     {

@@ -59,6 +59,37 @@ internal static class Validators
     public static string OneOf(string raw, params string[] allowed) =>
         allowed.Contains(raw) ? raw : throw new SettingValueException($"'{raw}' is not allowed (allowed: {string.Join(", ", allowed)})");
 
+    /// <summary>As <see cref="OneOf"/>, ignoring case and surrounding spaces (Gunicorn lowercases these).</summary>
+    public static string OneOfIgnoreCase(string raw, params string[] allowed) =>
+        OneOf(raw.Trim().ToLowerInvariant(), allowed);
+
+    /// <summary>A dict from a config file (JSON text from the embedded Python) of str to str.</summary>
+    public static Dictionary<string, string> StringDict(string json)
+    {
+        try
+        {
+            var dict = new Dictionary<string, string>();
+            foreach (var p in System.Text.Json.JsonDocument.Parse(json).RootElement.EnumerateObject())
+                dict[p.Name] = p.Value.ValueKind == System.Text.Json.JsonValueKind.String ? p.Value.GetString()! : p.Value.ToString();
+            return dict;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+        {
+            throw new SettingValueException($"'{json}' is not a dictionary of strings");
+        }
+    }
+
+    /// <summary>Gunicorn's statsd address: HOST:PORT (port 8125 by default) or unix:PATH.</summary>
+    public static string StatsdAddress(string raw)
+    {
+        raw = raw.Trim();
+        if (raw.Length == 0 || raw.StartsWith("unix:")) return raw;
+        var colon = raw.LastIndexOf(':');
+        if (colon > 0 && !raw.EndsWith(']') && !int.TryParse(raw[(colon + 1)..], out _))
+            throw new SettingValueException($"'{raw}' is not a statsd address (allowed: HOST:PORT or unix:PATH)");
+        return raw;
+    }
+
     /// <summary>A user name or numeric uid, resolved now so a typo fails at start-up as in Gunicorn.</summary>
     public static string User(string raw) =>
         raw.All(char.IsAsciiDigit) || Unix.UserId(raw) is not null ? raw : throw new SettingValueException($"No such user: '{raw}'");

@@ -33,6 +33,8 @@ internal sealed class KestrelExchange : WsgiExchange
 
     private readonly DrainSignal _drain;
 
+    private readonly long _startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public KestrelExchange(IFeatureCollection features, DrainSignal drain)
     {
         _drain = drain;
@@ -221,6 +223,28 @@ internal sealed class KestrelExchange : WsgiExchange
             try { await _body.Writer.FlushAsync(); }
             catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException) { Abort(); }
         }
+    }
+
+    /// <summary>The access log line and statsd metrics of the answered request, when either is on.</summary>
+    public void LogAccess()
+    {
+        var duration = System.Diagnostics.Stopwatch.GetElapsedTime(_startedAt);
+        var status = _response.StatusCode;
+        Logging.Statsd.Current?.Request(status, duration);
+        if (Logging.AccessLog.Current is not { } log) return;
+        log.Write(new Logging.AccessRecord
+        {
+            RemoteAddr = Remote?.Address ?? "",
+            Method = _request.Method,
+            RawUri = _request.RawTarget,
+            Protocol = _request.Protocol,
+            Status = status,
+            Sent = _outcome == WsgiOutcome.Fail && !_started ? ServerErrorBody.Length : _written,
+            Duration = duration,
+            RequestHeaders = _request.Headers,
+            ResponseHeaders = _response.Headers,
+            Environ = EnvironAtoms,
+        });
     }
 
     private void Abort() => _features.Get<IHttpRequestLifetimeFeature>()?.Abort();

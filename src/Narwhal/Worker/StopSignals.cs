@@ -22,7 +22,8 @@ internal sealed class StopSignals : IDisposable
     private readonly ManualResetEventSlim _raised = new();
     private volatile StopKind _kind;
 
-    public StopSignals()
+    /// <param name="reopenLogs">USR1: reopen the log files (after logrotate).</param>
+    public StopSignals(Action reopenLogs)
     {
         On(Unix.SIGTERM, StopKind.Graceful);
         On(Unix.SIGINT, StopKind.Quick);
@@ -30,8 +31,12 @@ internal sealed class StopSignals : IDisposable
         // A worker is never the one to reload; HUP goes to the master. Gunicorn's workers
         // die of it (default action); leaving gracefully loses no request instead.
         On(Unix.SIGHUP, StopKind.Graceful);
-        // Log files are reopened by the master; a worker has nothing of its own to reopen yet.
-        _registrations.Add(PosixSignalRegistration.Create((PosixSignal)Unix.SIGUSR1, c => c.Cancel = true));
+        // Each worker has its own descriptors on the log files: it reopens them itself.
+        _registrations.Add(PosixSignalRegistration.Create((PosixSignal)Unix.SIGUSR1, c =>
+        {
+            c.Cancel = true;
+            reopenLogs();
+        }));
     }
 
     private void On(int signal, StopKind kind) =>

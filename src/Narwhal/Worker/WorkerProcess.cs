@@ -25,9 +25,13 @@ internal static partial class WorkerProcess
     {
         var pid = Environment.ProcessId;
         ProcessTitle.Set($"worker [{ProcName(config)}]");
+        LogSetup.Apply(config);
         ErrorLog.Info($"Booting worker with pid: {pid}");
         using var heartbeat = Heartbeat.Open(handoff.HeartbeatFd);
-        using var signals = new StopSignals();
+        using var signals = new StopSignals(LogSetup.Reopen);
+        ConfigFile.Publish(config, handoff.MasterPid);
+        WorkerHooks.Start(handoff.Age, handoff.MasterPid);
+        WorkerHooks.Call("post_fork");
 
         try
         {
@@ -41,6 +45,7 @@ internal static partial class WorkerProcess
 
         var threads = config.Get(ServerSettings.Threads);
         if (TryLoadApp(config, out var runtime) is var failed and not Program.ExitOk) return failed;
+        WorkerHooks.Call("post_worker_init");
 
         var python = new PythonThreads(runtime, threads);
         var state = new WorkerStatus(heartbeat);
@@ -69,19 +74,26 @@ internal static partial class WorkerProcess
         host.StopAccepting(takeBacklog: stop != StopKind.TimedOut);
         if (stop == StopKind.TimedOut)
         {
+            WorkerHooks.CallBounded("worker_abort", TimeSpan.FromSeconds(2));
             // The stuck request keeps its Python thread and its connection: wait for every
             // other connection to be answered, then leave without waiting for it.
             WaitForConnections(host, state, python, GraceDeadline(config), () => python.BusySince(Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * Stopwatch.Frequency)));
             ErrorLog.Info($"Worker exiting (pid: {pid})");
+            WorkerHooks.CallBounded("worker_exit", TimeSpan.FromSeconds(2));
             _exit(1);
         }
         var quick = stop == StopKind.Quick;
+        if (quick) WorkerHooks.Call("worker_int");
         if (!quick) WaitForConnections(host, state, python, GraceDeadline(config), () => 0);
 
         // Whatever is still open now is cut (quick stop, or past --graceful-timeout).
         using (var now = new CancellationTokenSource(quick ? TimeSpan.Zero : TimeSpan.FromSeconds(1)))
             host.StopAsync(now.Token).Wait(TimeSpan.FromSeconds(quick ? 0.5 : 2));
-        if (python.Stop(TimeSpan.FromSeconds(quick ? 0.5 : 5)))
+        var pythonIdle = python.Stop(TimeSpan.FromSeconds(quick ? 0.5 : 5));
+        ErrorLog.Info($"Worker exiting (pid: {pid})");
+        if (pythonIdle) WorkerHooks.Call("worker_exit");
+        else WorkerHooks.CallBounded("worker_exit", TimeSpan.FromSeconds(1));
+        if (pythonIdle)
         {
             host.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1));
             runtime.Shutdown();
@@ -90,7 +102,6 @@ internal static partial class WorkerProcess
         {
             ErrorLog.Warning("A request is still running in Python; exiting without finalizing the interpreter");
         }
-        ErrorLog.Info($"Worker exiting (pid: {pid})");
         return Program.ExitOk;
     }
 
@@ -136,13 +147,31 @@ internal static partial class WorkerProcess
         Environ.Apply(config.Get(ServerSettings.RawEnv));
         var chdir = config.Get(ServerSettings.Chdir);
         Directory.SetCurrentDirectory(chdir);
-        var python = PythonInstallation.Find(NullIfEmpty(config.Get(ServerSettings.Python)));
+        var python = EmbeddedPython.Installation ?? PythonInstallation.Find(NullIfEmpty(config.Get(ServerSettings.Python)));
         var sysPath = new List<string> { chdir };
         sysPath.AddRange(config.Get(ServerSettings.PythonPath).Select(Path.GetFullPath));
         var threads = config.Get(ServerSettings.Threads);
-        return WsgiRuntime.Start(python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
-            config.Get(ServerSettings.WsgiApp), multithread: threads > 1,
-            multiprocess: config.Get(ProcessSettings.Workers) > 1);
+        return WsgiRuntime.Start(EmbeddedPython.Installation ?? python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
+            config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), multithread: threads > 1,
+            multiprocess: config.Get(ProcessSettings.Workers) > 1, sendfile: config.Get(CompatSettings.Sendfile));
+    }
+
+    /// <summary>--check-config and --print-config: the app must load; exit 0, or 1 with the reason.</summary>
+    public static int CheckConfig(Config config)
+    {
+        if (config.Get(ServerSettings.WsgiApp).Length == 0)
+        {
+            Console.Error.WriteLine("\nError: No application module specified.");
+            return Program.ExitError;
+        }
+        var code = TryLoadApp(config, out var runtime);
+        if (code != Program.ExitOk)
+        {
+            Console.Error.WriteLine("\nError while loading the application (see above).");
+            return Program.ExitError;
+        }
+        runtime.Shutdown();
+        return Program.ExitOk;
     }
 
     /// <summary>--preload: loads the app once in a throwaway process; the exit code says whether it loads.</summary>

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
+using Narwhal.Logging;
 
 namespace Narwhal.Worker;
 
@@ -14,12 +15,17 @@ internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drai
         if (reject != 0)
         {
             context.Reject(reject);
+            if (LogsAccess) context.LogAccess();
             return;
         }
+        if (ErrorLog.Threshold == LogLevel.Debug) ErrorLog.Debug($"{context.Method} {context.RawTarget.Split('?')[0]}");
         python.Enqueue(context);
         await context.Completion;
         await context.FinishAsync();
+        if (LogsAccess) context.LogAccess();
     }
+
+    private static bool LogsAccess => AccessLog.Current != null || Statsd.Current != null;
 
     public void DisposeContext(KestrelExchange context, Exception? exception) { }
 }

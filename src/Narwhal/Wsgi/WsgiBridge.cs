@@ -26,9 +26,12 @@ internal static unsafe class WsgiBridge
         Define(glueModule, "_write", &Write);
         Define(glueModule, "_respond", &Respond);
         Define(glueModule, "_sendfile", &SendFile);
-        Define(glueModule, "_log", &Log);
+        InstallLog(glueModule);
         _clientDisconnected = Interop.GetAttr(glueModule, "ClientDisconnected").Steal();
     }
+
+    /// <summary>Sets <c>_log(level, text)</c> on a glue module: the error log, for Python code of Narwhal's own.</summary>
+    public static void InstallLog(nint module) => Define(module, "_log", &Log);
 
     private static void Define(nint module, string name,
         delegate* unmanaged[Cdecl]<nint, nint*, nint, nint> function)
@@ -163,6 +166,9 @@ internal static unsafe class WsgiBridge
         }
     }
 
+    // The glue's level for log.exception(): ERROR, counted apart by statsd as Gunicorn does.
+    private const int ExceptionLevel = 41;
+
     // _log(level, text) -> None
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static nint Log(nint self, nint* args, nint nargs)
@@ -177,6 +183,7 @@ internal static unsafe class WsgiBridge
             var level = (int)Native.PyLong_AsLongLong(args[0]);
             var text = Interop.AsString(args[1]) ?? "";
             if (level < 0) ErrorLog.WriteRaw(text);
+            else if (level == ExceptionLevel) ErrorLog.Exception(text);
             else ErrorLog.Write((LogLevel)level, text);
             return Interop.NewNone().Steal();
         }

@@ -34,6 +34,9 @@ internal abstract class WsgiExchange
     public abstract void Flush();
     /// <summary>Sends a range of a file (blocking); returns the bytes sent.</summary>
     public abstract long SendFile(SafeFileHandle file, long offset, long count);
+    /// <summary>Environ values the access log format asks for ({key}e atoms), read after the app ran.</summary>
+    public Dictionary<string, string>? EnvironAtoms { get; set; }
+
     /// <summary>True once status and headers are committed.</summary>
     public abstract bool Started { get; }
 }

@@ -20,7 +20,6 @@ internal sealed class WsgiRuntime
     private readonly PyRef _handle;
     private readonly PyRef _app;
     private readonly EnvironBuilder _environ;
-    private nint _mainThreadState;
 
     private WsgiRuntime(PyRef glue, PyRef handle, PyRef app, EnvironBuilder environ)
     {
@@ -31,51 +30,30 @@ internal sealed class WsgiRuntime
     }
 
     /// <summary>
-    /// Starts Python, loads the glue and imports the app. On return the main thread no
-    /// longer holds the GIL.
+    /// Starts Python (unless the config file already did), loads the glue and imports the
+    /// app. Returns without the GIL.
     /// </summary>
-    public static unsafe WsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv,
-        IReadOnlyList<string> sysPath, string appSpec, bool multithread, bool multiprocess)
+    public static WsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv,
+        IReadOnlyList<string> sysPath, IReadOnlyList<string> env, string appSpec, bool multithread, bool multiprocess, bool sendfile)
     {
-        PythonLibrary.Load(python.LibPython);
-
-        // The program name makes Python compute sys.prefix, sys.executable and a
-        // virtualenv's site-packages exactly as the interpreter itself would.
-        var exe = Encoding.UTF8.GetBytes(python.Executable + "\0");
-        fixed (byte* p = exe) Native.Py_SetProgramName(Native.Py_DecodeLocale(p, null));
-        // 0: Python must not install signal handlers; the server owns signals.
-        Native.Py_InitializeEx(0);
-
+        EmbeddedPython.Start(python);
+        using var gil = EmbeddedPython.Acquire();
         // On failure the interpreter is left as it is: the process exits next.
-        var glue = LoadGlue();
+        var glue = EmbeddedPython.LoadModule("narwhal_wsgi.py", "narwhal_wsgi");
         WsgiBridge.Install(glue.Handle);
         using (var setup = Interop.GetAttr(glue.Handle, "setup"))
-        using (var argvList = StrList(argv))
-        using (var pathList = StrList(sysPath))
-            Interop.Call(setup.Handle, argvList.Handle, pathList.Handle).Dispose();
+        using (var argvList = Interop.StrList(argv))
+        using (var pathList = Interop.StrList(sysPath))
+        using (var envList = Interop.StrList(env))
+            Interop.Call(setup.Handle, argvList.Handle, pathList.Handle, envList.Handle).Dispose();
 
+        if (!sendfile)
+            using (var off = Interop.Bool(false)) Interop.SetAttr(glue.Handle, "SENDFILE", off.Handle);
         var app = ImportApp(glue.Handle, appSpec);
-        var handle = Interop.GetAttr(glue.Handle, "handle");
+        PyRef handle;
+        using (var handler = Interop.GetAttr(glue.Handle, "handler")) handle = Interop.Call(handler.Handle);
         var environ = new EnvironBuilder(glue.Handle, multithread, multiprocess);
-        var runtime = new WsgiRuntime(glue, handle, app, environ);
-        runtime._mainThreadState = Native.PyEval_SaveThread();
-        return runtime;
-    }
-
-    private static unsafe PyRef LoadGlue()
-    {
-        using var stream = typeof(WsgiRuntime).Assembly.GetManifestResourceStream("narwhal_wsgi.py")!;
-        using var reader = new StreamReader(stream);
-        var source = Encoding.UTF8.GetBytes(reader.ReadToEnd() + "\0");
-        var filename = "<narwhal>/narwhal_wsgi.py\0"u8;
-        var name = "narwhal_wsgi\0"u8;
-        fixed (byte* src = source)
-        fixed (byte* fn = filename)
-        fixed (byte* n = name)
-        {
-            using var code = PyRef.Own(Native.Py_CompileString(src, fn, Native.FileInput));
-            return PyRef.Own(Native.PyImport_ExecCodeModuleEx(n, code.Handle, fn));
-        }
+        return new WsgiRuntime(glue, handle, app, environ);
     }
 
     private static PyRef ImportApp(nint glue, string spec)
@@ -98,24 +76,35 @@ internal sealed class WsgiRuntime
         }
     }
 
-    private static PyRef StrList(IReadOnlyList<string> items)
-    {
-        var list = PyRef.Own(Native.PyList_New(0));
-        foreach (var item in items)
-        {
-            using var s = Interop.Str(item);
-            if (Native.PyList_Append(list.Handle, s.Handle) != 0) throw PythonException.Fetch();
-        }
-        return list;
-    }
-
     /// <summary>Runs one request through the app. The calling Python thread holds the GIL.</summary>
     public WsgiOutcome Handle(WsgiExchange exchange)
     {
         using var environ = _environ.Build(exchange);
         using var id = Interop.Long(exchange.Id);
         using var result = Interop.Call(_handle.Handle, _app.Handle, environ.Handle, id.Handle);
+        if (Logging.AccessLog.Current is { Format.EnvironKeys.Count: > 0 } access)
+            exchange.EnvironAtoms = EnvironValues(environ.Handle, access.Format.EnvironKeys);
         return (WsgiOutcome)Native.PyLong_AsLongLong(result.Handle);
+    }
+
+    private PyRef _environValues;
+
+    /// <summary>The environ entries the access log format reads ({key}e atoms), after the app ran.</summary>
+    private Dictionary<string, string> EnvironValues(nint environ, IReadOnlyList<string> keys)
+    {
+        if (_environValues.IsNull) _environValues = Interop.GetAttr(_glue.Handle, "environ_values");
+        using var wanted = Interop.StrList(keys);
+        using var pairs = Interop.Call(_environValues.Handle, environ, wanted.Handle);
+        var values = new Dictionary<string, string>();
+        var n = Native.PyList_Size(pairs.Handle);
+        for (nint i = 0; i < n; i++)
+        {
+            var pair = Native.PyList_GetItem(pairs.Handle, i);
+            using var k = PyRef.Own(Native.PySequence_GetItem(pair, 0));
+            using var v = PyRef.Own(Native.PySequence_GetItem(pair, 1));
+            values[Interop.AsString(k.Handle) ?? ""] = Interop.AsString(v.Handle) ?? "";
+        }
+        return values;
     }
 
     /// <summary>The source files of the app's modules (for --reload), from any thread: takes the GIL for the call.</summary>
@@ -141,8 +130,7 @@ internal sealed class WsgiRuntime
     /// <summary>Finalizes Python on the main thread, once no Python thread runs any more.</summary>
     public void Shutdown()
     {
-        Native.PyEval_RestoreThread(_mainThreadState);
-        var code = Native.Py_FinalizeEx();
+        var code = EmbeddedPython.Finalize();
         if (code != 0) ErrorLog.Warning("Python finalization reported an error (exit hooks or buffered output)");
     }
 }

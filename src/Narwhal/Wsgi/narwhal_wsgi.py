@@ -22,6 +22,7 @@ import traceback
 _read = _start = _write = _respond = _sendfile = _log = None
 
 ERROR, RAW = 40, -1
+EXCEPTION = 41  # an error with its traceback (Gunicorn's log.exception)
 
 # handle() results, read by the server.
 DONE, ABORT, FAIL = 0, 1, 2
@@ -180,12 +181,13 @@ _HOP = frozenset(("connection", "keep-alive", "proxy-authenticate", "proxy-autho
 
 
 class Response:
-    __slots__ = ("req", "status", "code", "reason", "headers", "sent")
+    __slots__ = ("req", "status", "code", "reason", "headers", "sent", "nbytes")
 
     def __init__(self, req):
         self.req = req
         self.status = None
         self.sent = False
+        self.nbytes = 0
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -245,6 +247,7 @@ class Response:
         if not self.sent:
             self.sent = True
             _start(self.req, self.code, self.reason, self.headers)
+        self.nbytes += len(data)
         _write(self.req, data, _flush)
 
     def finish(self):
@@ -270,14 +273,21 @@ def _try_sendfile(resp, wrapper):
     resp.sent = True
     _start(resp.req, resp.code, resp.reason, resp.headers)
     sent = _sendfile(resp.req, fileno, offset, count)
+    resp.nbytes += sent
     filelike.seek(offset + sent)
     return True
 
 
-def handle(app, environ, req):
+SENDFILE = True  # --no-sendfile turns the file_wrapper fast path off
+
+
+def handle(app, environ, req, observe=None):
     """Runs one request through the app. Returns DONE, ABORT (close the connection
-    without more bytes) or FAIL (nothing sent yet: the server answers 500)."""
+    without more bytes) or FAIL (nothing sent yet: the server answers 500).
+    observe, a list, receives the Response (for hooks and Python access loggers)."""
     resp = Response(req)
+    if observe is not None:
+        observe.append(resp)
     result = None
     try:
         result = app(environ, resp.start_response)
@@ -288,8 +298,9 @@ def handle(app, environ, req):
                 # One-chunk body: one native call, Content-Length set by the server
                 # when the app gave none (PEP 3333 allows it for a one-element iterable).
                 resp.sent = True
+                resp.nbytes = len(result[0])
                 _respond(req, resp.code, resp.reason, resp.headers, result[0])
-            elif kind is FileWrapper and resp.status is not None and not resp.sent \
+            elif kind is FileWrapper and SENDFILE and resp.status is not None and not resp.sent \
                     and _try_sendfile(resp, result):
                 pass
             else:
@@ -308,16 +319,55 @@ def handle(app, environ, req):
     except ClientDisconnected:
         return ABORT
     except BaseException:
-        _log(ERROR, "Error handling request %s\n%s" % (
+        _log(EXCEPTION, "Error handling request %s\n%s" % (
             environ.get("RAW_URI", environ.get("PATH_INFO", "")), traceback.format_exc().rstrip("\n")))
         return ABORT if resp.sent else FAIL
 
 
+_SERVER_ERROR = "500 Internal Server Error"
+
+
+def handler():
+    """handle, or a wrapper around it when pre_request/post_request hooks or a Python
+    access logger are configured: requests pay for them only when they exist."""
+    config = sys.modules.get("narwhal_config")
+    if config is None:
+        return handle
+    pre, post, access = config.request_hooks()
+    if pre is None and post is None and access is None:
+        return handle
+    before, after = config.before_request, config.after_request
+
+    def handle_hooked(app, environ, req):
+        request, started = before(pre, environ)
+        observed = []
+        outcome = handle(app, environ, req, observed)
+        resp = observed[0]
+        if outcome == FAIL or resp.status is None:
+            status, headers, sent = _SERVER_ERROR, [("Content-Type", "text/html")], 0
+        else:
+            status, headers, sent = resp.status, resp.headers, resp.nbytes
+        after(post, access, request, environ, status, headers, sent, started)
+        return outcome
+
+    return handle_hooked
+
+
+def environ_values(environ, keys):
+    """[(key, str(value))] of the environ entries whose lowercased key is in keys ({key}e atoms)."""
+    return [(k.lower(), str(v)) for k, v in environ.items() if k.lower() in keys]
+
+
 # ---------------------------------------------------------------- loading the app
 
-def setup(argv, paths):
-    """Gunicorn's sys.path: the app's directory first, then --pythonpath entries."""
+def setup(argv, paths, env):
+    """Gunicorn's sys.path: the app's directory first, then --pythonpath entries.
+    raw_env (KEY=VALUE) goes into os.environ too: the interpreter may have started (for
+    the config file) before the server set them."""
     sys.argv = list(argv)
+    for item in env:
+        key, _, value = item.partition("=")
+        os.environ[key] = value
     for path in reversed(paths):
         if path in sys.path:
             sys.path.remove(path)

@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Primitives;
+
+namespace Narwhal.Logging;
+
+/// <summary>
+/// What the access log knows about one answered request, with Gunicorn's atoms computed on
+/// demand. String atoms have '"' escaped as Gunicorn's SafeAtoms does; an unknown atom is '-'.
+/// </summary>
+internal sealed class AccessRecord
+{
+    public required string RemoteAddr { get; init; }
+    public required string Method { get; init; }
+    public required string RawUri { get; init; }
+    public required string Protocol { get; init; }
+    public required int Status { get; init; }
+    /// <summary>Body bytes sent (Gunicorn's resp.sent).</summary>
+    public required long Sent { get; init; }
+    public required TimeSpan Duration { get; init; }
+    public required IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders { get; init; }
+    public required IEnumerable<KeyValuePair<string, StringValues>> ResponseHeaders { get; init; }
+    /// <summary>Values of <c>{key}e</c> atoms read from the request's WSGI environ, by lowercased key.</summary>
+    public IReadOnlyDictionary<string, string>? Environ { get; init; }
+
+    public object? Atom(string name)
+    {
+        switch (name)
+        {
+            case "h": return Safe(RemoteAddr);
+            case "l": return "-";
+            case "u": return Safe(User() ?? "-");
+            case "t": return AccessLog.Now();
+            case "r": return Safe($"{Method} {RawUri} {Protocol}");
+            case "s": return Status.ToString(CultureInfo.InvariantCulture);
+            case "m": return Safe(Method);
+            case "U": return Safe(PathInfo());
+            case "q": return Safe(Query());
+            case "H": return Safe(Protocol);
+            case "b": return Sent.ToString(CultureInfo.InvariantCulture);
+            case "B": return Sent;
+            case "f": return Safe(Header(RequestHeaders, "referer") ?? "-");
+            case "a": return Safe(Header(RequestHeaders, "user-agent") ?? "-");
+            case "T": return (long)Duration.TotalSeconds;
+            case "D": return Duration.Ticks / 10;
+            case "M": return (long)Duration.TotalMilliseconds;
+            case "L": return ((long)Duration.TotalSeconds).ToString(CultureInfo.InvariantCulture) + "." + (Duration.Ticks / 10 % 1_000_000).ToString("D6", CultureInfo.InvariantCulture);
+            case "p": return $"<{Environment.ProcessId}>";
+        }
+        if (name.Length > 3 && name[0] == '{' && name[^2] == '}')
+        {
+            var key = name[1..^2];
+            var found = name[^1] switch
+            {
+                'i' => Header(RequestHeaders, key),
+                'o' => Header(ResponseHeaders, key),
+                'e' => Environ?.GetValueOrDefault(key.ToLowerInvariant()),
+                _ => null,
+            };
+            return found is null ? "-" : Safe(found);
+        }
+        return "-";
+    }
+
+    private static string Safe(string s) => s.Contains('"') ? s.Replace("\"", "\\\"") : s;
+
+    private static string? Header(IEnumerable<KeyValuePair<string, StringValues>> headers, string name)
+    {
+        // Gunicorn keeps the last of repeated headers in the atoms dict.
+        string? found = null;
+        foreach (var (key, values) in headers)
+            if (key.Equals(name, StringComparison.OrdinalIgnoreCase)) found = values.Count > 0 ? values[values.Count - 1] : "";
+        return found;
+    }
+
+    private string PathInfo()
+    {
+        var path = RawUri.Split('?', 2)[0];
+        if (path.StartsWith("http://") || path.StartsWith("https://"))
+        {
+            var slash = path.IndexOf('/', path.IndexOf("//", StringComparison.Ordinal) + 2);
+            path = slash < 0 ? "/" : path[slash..];
+        }
+        // PATH_INFO is percent-decoded as latin-1 (PEP 3333), as Gunicorn's environ has it.
+        var bytes = Uri.UnescapeDataString(path.Replace("+", "%2B"));
+        return bytes;
+    }
+
+    private string Query()
+    {
+        var q = RawUri.IndexOf('?');
+        if (q < 0) return "";
+        var hash = RawUri.IndexOf('#', q);
+        return hash < 0 ? RawUri[(q + 1)..] : RawUri[(q + 1)..hash];
+    }
+
+    /// <summary>The user of HTTP basic authentication, as Gunicorn's atom 'u' reads it.</summary>
+    private string? User()
+    {
+        var auth = Header(RequestHeaders, "authorization");
+        if (auth is null || !auth.StartsWith("basic", StringComparison.OrdinalIgnoreCase)) return null;
+        var parts = auth.Split(' ', 2);
+        if (parts.Length != 2) return null;
+        try
+        {
+            var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(parts[1].Trim()));
+            var colon = decoded.IndexOf(':');
+            return colon < 0 ? null : decoded[..colon];
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+}

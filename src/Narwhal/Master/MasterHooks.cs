@@ -1,0 +1,45 @@
+using Narwhal.Logging;
+using Narwhal.Python;
+using Narwhal.Settings;
+
+namespace Narwhal.Master;
+
+/// <summary>
+/// The master-side server hooks (on_starting, on_reload, when_ready, pre_fork, pre_exec,
+/// child_exit, nworkers_changed, on_exit), called in the master's embedded interpreter with
+/// an arbiter object that shows the current workers. The master has an interpreter only when
+/// the config file (or a Python logger) needed one; without it there are no hooks to call.
+/// </summary>
+internal static class MasterHooks
+{
+    /// <param name="workers">(pid, age) of every worker now.</param>
+    public static void Call(string name, IEnumerable<(int Pid, int Age)> workers, int numWorkers, IEnumerable<string> listeners,
+        long? arg1 = null, long? arg2 = null)
+    {
+        var glue = ConfigFile.Glue;
+        if (glue == 0) return;
+        try
+        {
+            using var gil = EmbeddedPython.Acquire();
+            using var fn = Interop.GetAttr(glue, "master_hook");
+            using var n = Interop.Str(name);
+            using var list = PyRef.Own(Native.PyList_New(0));
+            foreach (var (pid, age) in workers)
+            {
+                using var pair = PyRef.Own(Native.PyTuple_New(2));
+                Native.PyTuple_SetItem(pair.Handle, 0, Interop.Long(pid).Steal());
+                Native.PyTuple_SetItem(pair.Handle, 1, Interop.Long(age).Steal());
+                Native.PyList_Append(list.Handle, pair.Handle);
+            }
+            using var count = Interop.Long(numWorkers);
+            using var addresses = Interop.StrList(listeners.ToList());
+            using var a1 = arg1 is { } v1 ? Interop.Long(v1) : Interop.NewNone();
+            using var a2 = arg2 is { } v2 ? Interop.Long(v2) : Interop.NewNone();
+            Interop.Call(fn.Handle, n.Handle, list.Handle, count.Handle, addresses.Handle, a1.Handle, a2.Handle).Dispose();
+        }
+        catch (PythonException e)
+        {
+            ErrorLog.Exception($"Exception in {name} hook\n{e.PythonTraceback}");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using System.Text;
+
+namespace Narwhal.Python;
+
+/// <summary>
+/// The one embedded interpreter of this process, started on first need: by the config file
+/// (master and workers), by a Python logger, or by the app (workers). Between calls no
+/// thread holds the GIL; every entry takes it with <see cref="Acquire"/> or owns a thread state.
+/// </summary>
+internal static unsafe class EmbeddedPython
+{
+    private static nint _mainThreadState;
+
+    public static PythonInstallation? Installation { get; private set; }
+
+    public static bool IsStarted => Installation != null;
+
+    /// <summary>Loads the libpython of <paramref name="python"/> and initializes it (once); returns without the GIL.</summary>
+    public static void Start(PythonInstallation python)
+    {
+        if (Installation != null) return;
+        PythonLibrary.Load(python.LibPython);
+        // The program name makes Python compute sys.prefix, sys.executable and a
+        // virtualenv's site-packages exactly as the interpreter itself would.
+        var exe = Encoding.UTF8.GetBytes(python.Executable + "\0");
+        fixed (byte* p = exe) Native.Py_SetProgramName(Native.Py_DecodeLocale(p, null));
+        // 0: Python must not install signal handlers; the server owns signals.
+        Native.Py_InitializeEx(0);
+        Installation = python;
+        _mainThreadState = Native.PyEval_SaveThread();
+    }
+
+    /// <summary>Holds the GIL for the scope, from any thread: <c>using (EmbeddedPython.Acquire()) { ... }</c>.</summary>
+    public static Held Acquire() => new(Native.PyGILState_Ensure());
+
+    public readonly struct Held(int state) : IDisposable
+    {
+        public void Dispose() => Native.PyGILState_Release(state);
+    }
+
+    /// <summary>Runs one of Narwhal's Python sources (an embedded resource) as module <paramref name="name"/>. Hold the GIL.</summary>
+    public static PyRef LoadModule(string resource, string name)
+    {
+        using var stream = typeof(EmbeddedPython).Assembly.GetManifestResourceStream(resource)!;
+        using var reader = new StreamReader(stream);
+        var source = Encoding.UTF8.GetBytes(reader.ReadToEnd() + "\0");
+        var filename = Encoding.UTF8.GetBytes($"<narwhal>/{resource}\0");
+        var moduleName = Encoding.UTF8.GetBytes(name + "\0");
+        fixed (byte* src = source)
+        fixed (byte* fn = filename)
+        fixed (byte* n = moduleName)
+        {
+            using var code = PyRef.Own(Native.Py_CompileString(src, fn, Native.FileInput));
+            return PyRef.Own(Native.PyImport_ExecCodeModuleEx(n, code.Handle, fn));
+        }
+    }
+
+    /// <summary>Finalizes Python on the main thread, once no other thread runs Python. Returns Py_FinalizeEx's result.</summary>
+    public static int Finalize()
+    {
+        if (Installation == null) return 0;
+        Native.PyEval_RestoreThread(_mainThreadState);
+        Installation = null;
+        return Native.Py_FinalizeEx();
+    }
+}

@@ -1,0 +1,72 @@
+namespace Narwhal.Settings;
+
+/// <summary>
+/// Gunicorn settings that choose machinery Narwhal replaces (worker classes, PasteDeploy,
+/// sendfile, upload spooling). Each is accepted where Narwhal behaves the same, and refused
+/// with the reason where it cannot.
+/// </summary>
+internal static class CompatSettings
+{
+    /// <summary>The worker classes whose semantics Narwhal's worker provides.</summary>
+    public static readonly string[] ServedWorkerClasses =
+        ["sync", "gthread", "gunicorn.workers.sync.SyncWorker", "gunicorn.workers.gthread.ThreadWorker"];
+
+    public static readonly Setting<string> WorkerClass = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "worker_class", Section = Sections.WorkerProcesses, Cli = ["-k", "--worker-class"], Meta = "STRING",
+        Default = () => "sync", Validate = raw => raw.Trim(), AcceptsStructured = true,
+        Honour = v => ServedWorkerClasses.Contains(v) ? null
+            : $"Narwhal serves WSGI apps with its own threaded worker, which covers 'sync' and 'gthread' (use --threads); '{v}' workers (greenlets, asyncio, custom classes) cannot run in it",
+        Desc = "The type of workers: 'sync' or 'gthread' (the same Narwhal worker; --threads sets its Python threads).",
+    });
+
+    public static readonly Setting<int> WorkerConnections = SettingsRegistry.Add(new Setting<int>
+    {
+        Name = "worker_connections", Section = Sections.WorkerProcesses, Cli = ["--worker-connections"], Meta = "INT",
+        Default = () => 1000, Validate = Validators.NonNegativeInt,
+        Honour = v => v == 1000 ? null : "Narwhal does not bound connections per worker yet; keep the default 1000",
+        Desc = "The maximum number of simultaneous clients per worker.",
+    });
+
+    public static readonly Setting<bool> Sendfile = SettingsRegistry.Add(new Setting<bool>
+    {
+        Name = "sendfile", Section = Sections.ServerMechanics, Cli = ["--no-sendfile"], Action = CliAction.StoreFalse,
+        Default = () => Environment.GetEnvironmentVariable("SENDFILE")?.ToLowerInvariant() is null or "y" or "1" or "yes" or "true",
+        DefaultDoc = "None (on unless $SENDFILE says otherwise)", Validate = Validators.Bool,
+        Desc = "Send wsgi.file_wrapper files without Python in the loop; --no-sendfile iterates them in Python instead.",
+    });
+
+    public static readonly Setting<string> TmpUploadDir = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "tmp_upload_dir", Section = Sections.ServerMechanics, Meta = "DIR",
+        Default = () => "", Validate = raw => raw.Trim(),
+        Desc = "Directory to store temporary request data in. Gunicorn does not use it; neither does Narwhal (bodies stream to the app).",
+    });
+
+    public static readonly Setting<string> Paste = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "paste", Section = Sections.ServerMechanics, Cli = ["--paste", "--paster"], Meta = "STRING",
+        Default = () => "", Validate = raw => raw.Trim(),
+        Honour = v => v.Length == 0 ? null : "Narwhal does not load PasteDeploy configurations; give the WSGI app as MODULE:VARIABLE",
+        Desc = "Load a PasteDeploy config file (FILE#SECTION).",
+    });
+
+    public static readonly Setting<List<string>> PasteGlobalConf = SettingsRegistry.Add(new Setting<List<string>>
+    {
+        Name = "raw_paste_global_conf", Section = Sections.ServerMechanics, Cli = ["--paste-global"], Meta = "CONF",
+        Action = CliAction.Append, Default = () => [], Validate = Validators.OneItem,
+        Honour = v => v.Count == 0 ? null : "Narwhal does not load PasteDeploy configurations",
+        Desc = "A PasteDeploy global config variable, KEY=VALUE. May be given several times.",
+    });
+
+    public static readonly Setting<string> DefaultProcName = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "default_proc_name", Section = Sections.ProcessNaming, Default = () => "", DefaultDoc = "the app module",
+        Validate = raw => raw.Trim(),
+        Desc = "The process name used when proc_name is not set; the app module by default.",
+    });
+
+    static CompatSettings() { }
+
+    public static void Register() { }
+}

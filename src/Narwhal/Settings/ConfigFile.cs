@@ -1,0 +1,128 @@
+using System.Text.Json;
+using Narwhal.Python;
+using Narwhal.Wsgi;
+
+namespace Narwhal.Settings;
+
+/// <summary>
+/// The config file, evaluated by the embedded interpreter of the user's Python exactly as
+/// Gunicorn evaluates it, and the Python objects hooks receive (cfg, server, worker). The
+/// glue module is loaded only in processes where Python runs anyway.
+/// </summary>
+internal static class ConfigFile
+{
+    private static PyRef _glue;
+
+    /// <summary>The glue module, loaded on first use; null if this process has no interpreter.</summary>
+    public static nint Glue
+    {
+        get
+        {
+            if (!_glue.IsNull || !EmbeddedPython.IsStarted) return _glue.Handle;
+            using (EmbeddedPython.Acquire())
+            {
+                _glue = EmbeddedPython.LoadModule("narwhal_config.py", "narwhal_config");
+                WsgiBridge.InstallLog(_glue.Handle);
+            }
+            return _glue.Handle;
+        }
+    }
+
+    /// <summary>Runs the file (PATH, file:PATH or python:MODULE); returns what it sets, by setting.</summary>
+    public static List<(Setting Setting, FileValue Value)> Evaluate(string location)
+    {
+        var glue = Glue;
+        using var gil = EmbeddedPython.Acquire();
+        using var load = Interop.GetAttr(glue, "load");
+        using var path = Interop.Str(location);
+        using var known = Interop.StrList(SettingsRegistry.All.Select(s => s.Name).ToList());
+        using var hooks = PyRef.Own(Native.PyDict_New());
+        foreach (var (name, arity) in HookSettings.Arity)
+        {
+            using var k = Interop.Str(name);
+            using var v = Interop.Long(arity);
+            Native.PyDict_SetItem(hooks.Handle, k.Handle, v.Handle);
+        }
+        PyRef found;
+        try
+        {
+            found = Interop.Call(load.Handle, path.Handle, known.Handle, hooks.Handle);
+        }
+        catch (PythonException e) when (e.TypeName == "ConfigError")
+        {
+            throw new ConfigException(e.PythonMessage);
+        }
+        catch (PythonException e)
+        {
+            throw new ConfigException($"Failed to read config file: {location}\n{e.PythonTraceback}");
+        }
+        using (found)
+        {
+            var result = new List<(Setting, FileValue)>();
+            var n = Native.PyList_Size(found.Handle);
+            for (nint i = 0; i < n; i++)
+            {
+                var item = Native.PyList_GetItem(found.Handle, i);
+                using var name = PyRef.Own(Native.PySequence_GetItem(item, 0));
+                using var kind = PyRef.Own(Native.PySequence_GetItem(item, 1));
+                using var text = PyRef.Own(Native.PySequence_GetItem(item, 2));
+                var setting = SettingsRegistry.Find(Interop.AsString(name.Handle)!)!;
+                result.Add((setting, new FileValue(Interop.AsString(kind.Handle)!, Interop.AsString(text.Handle) ?? "")));
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Gives the Python side the effective settings (cfg) and this process's pid (server.pid).</summary>
+    public static void Publish(Config config, int pid)
+    {
+        var glue = Glue;
+        if (glue == 0) return;
+        using var gil = EmbeddedPython.Acquire();
+        using var configure = Interop.GetAttr(glue, "configure");
+        using var json = Interop.Str(ToJson(config));
+        using var p = Interop.Long(pid);
+        Interop.Call(configure.Handle, json.Handle, p.Handle).Dispose();
+    }
+
+    /// <summary>Every effective value as JSON, as Python sees it (None for unset optional strings).</summary>
+    public static string ToJson(Config config)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            foreach (var s in SettingsRegistry.All)
+            {
+                w.WritePropertyName(s.Name);
+                if (s == ProcessSettings.User) { w.WriteNumberValue(Posix.Owner.Uid(config)); continue; }
+                if (s == ProcessSettings.Group) { w.WriteNumberValue(Posix.Owner.Gid(config)); continue; }
+                if (s == LoggingSettings.LogConfigDict)
+                {
+                    try { w.WriteRawValue(config.Get(LoggingSettings.LogConfigDict)); }
+                    catch (JsonException) { w.WriteStartObject(); w.WriteEndObject(); }
+                    continue;
+                }
+                switch (config.Get(s))
+                {
+                    case bool b: w.WriteBooleanValue(b); break;
+                    case int i: w.WriteNumberValue(i); break;
+                    case List<string> list:
+                        w.WriteStartArray();
+                        foreach (var item in list) w.WriteStringValue(item);
+                        w.WriteEndArray();
+                        break;
+                    case Dictionary<string, string> dict:
+                        w.WriteStartObject();
+                        foreach (var (k, v) in dict) w.WriteString(k, v);
+                        w.WriteEndObject();
+                        break;
+                    case string str when s.Show(str) == "None": w.WriteNullValue(); break;
+                    case var other: w.WriteStringValue(other.ToString()); break;
+                }
+            }
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

@@ -1,0 +1,89 @@
+using Narwhal.Cli;
+using Narwhal.Python;
+
+namespace Narwhal.Settings;
+
+/// <summary>
+/// Builds the effective configuration in Gunicorn's order: defaults, then the config file,
+/// then GUNICORN_CMD_ARGS (and NARWHAL_CMD_ARGS), then the command line. The master, every
+/// worker and a HUP reload all build it the same way from the same argv and environment.
+/// </summary>
+internal static class ConfigLoader
+{
+    public static readonly string[] EnvironmentArgs = ["GUNICORN_CMD_ARGS", "NARWHAL_CMD_ARGS"];
+
+    /// <summary>The configuration, or a <see cref="UsageException"/> (exit 2) or <see cref="ConfigException"/> (exit 1).</summary>
+    public static Config Load(CommandLineResult cli)
+    {
+        var env = new SettingsLayer();
+        foreach (var variable in EnvironmentArgs)
+        {
+            if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } text) continue;
+            CommandLineResult parsed;
+            try
+            {
+                parsed = CommandLine.Parse(ShellWords.Split(text));
+            }
+            catch (UsageException e)
+            {
+                throw new UsageException($"{variable}: {e.Message}");
+            }
+            foreach (var (setting, value) in parsed.Layer.Values) env.Set(setting, value);
+        }
+
+        var config = new Config();
+        var file = FileToRead(cli.Layer, env);
+        if (file != null)
+        {
+            // The interpreter that reads the file comes from the command line or the
+            // environment: the file cannot choose the Python that runs it.
+            var python = cli.Layer.Get(ServerSettings.Python) ?? env.Get(ServerSettings.Python) ?? "";
+            try
+            {
+                EmbeddedPython.Start(PythonInstallation.Find(python.Length == 0 ? null : python));
+            }
+            catch (PythonNotUsableException e)
+            {
+                throw new ConfigException($"Failed to read config file: {file}: {e.Message}");
+            }
+            foreach (var (setting, value) in ConfigFile.Evaluate(file))
+            {
+                if (setting == ServerSettings.Python)
+                    throw new ConfigException("Invalid value for python: it picks the interpreter that reads the config file; give it with --python or in GUNICORN_CMD_ARGS");
+                try
+                {
+                    config.Set(setting, setting.FromFile(value));
+                }
+                catch (SettingValueException e)
+                {
+                    throw new ConfigException($"Invalid value for {setting.Name}: {e.Message}");
+                }
+            }
+            config.Set(ConfigFileSettings.Config, file);
+        }
+        config.Apply(env);
+        config.Apply(cli.Layer);
+        if (cli.App != null) config.Set(ServerSettings.WsgiApp, cli.App);
+        CheckHonoured(config);
+        return config;
+    }
+
+    /// <summary>-c from the command line, else from GUNICORN_CMD_ARGS, else ./gunicorn.conf.py when it exists.</summary>
+    private static string? FileToRead(SettingsLayer cli, SettingsLayer env)
+    {
+        if (cli.Get(ConfigFileSettings.Config) is { Length: > 0 } given) return given;
+        if (env.Get(ConfigFileSettings.Config) is { Length: > 0 } fromEnv) return fromEnv;
+        return File.Exists(ConfigFileSettings.DefaultFile) ? ConfigFileSettings.DefaultFile : null;
+    }
+
+    /// <summary>A setting Narwhal cannot honour is refused with the reason, never silently ignored.</summary>
+    private static void CheckHonoured(Config config)
+    {
+        var problems = SettingsRegistry.All
+            .Select(s => (s, why: s.CannotHonour(config.Get(s))))
+            .Where(p => p.why != null)
+            .Select(p => $"{p.s.Name} = {p.s.Show(config.Get(p.s))}: {p.why}")
+            .ToList();
+        if (problems.Count > 0) throw new ConfigException(string.Join("\n", problems));
+    }
+}

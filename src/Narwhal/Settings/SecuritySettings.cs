@@ -1,0 +1,100 @@
+namespace Narwhal.Settings;
+
+/// <summary>
+/// Request limits, header handling and proxy trust: Gunicorn's Security section and the
+/// HTTP-parsing part of Server Mechanics. Narwhal applies Gunicorn's defaults; other values
+/// are refused at start-up until the HTTP front can honour them exactly.
+/// </summary>
+internal static class SecuritySettings
+{
+    private const string NotYet = "Narwhal applies Gunicorn's default for this setting and cannot honour another value yet";
+
+    private static Func<T, string?> OnlyDefault<T>(Func<T> def) where T : notnull =>
+        value => Equals(value, def()) || (value is List<string> l && def() is List<string> d && l.SequenceEqual(d))
+            || (value is Dictionary<string, string> a && def() is Dictionary<string, string> b && a.Count == b.Count && !a.Except(b).Any())
+            ? null : NotYet;
+
+    private static Setting<int> Limit(string name, string flag, int def, string desc) => SettingsRegistry.Add(new Setting<int>
+    {
+        Name = name, Section = Sections.Security, Cli = [flag], Meta = "INT",
+        Default = () => def, Validate = Validators.NonNegativeInt, Honour = OnlyDefault(() => def), Desc = desc,
+    });
+
+    private static Setting<bool> Flag(string name, string desc) => SettingsRegistry.Add(new Setting<bool>
+    {
+        Name = name, Section = Sections.ServerMechanics, Cli = ["--" + name.Replace('_', '-')], Action = CliAction.StoreTrue,
+        Default = () => false, Validate = Validators.Bool, Honour = v => v ? NotYet : null, Desc = desc,
+    });
+
+    public static readonly Setting<int> LimitRequestLine = Limit("limit_request_line", "--limit-request-line", 4094,
+        "The maximum size of the HTTP request line in bytes, 0 for unlimited.");
+
+    public static readonly Setting<int> LimitRequestFields = Limit("limit_request_fields", "--limit-request-fields", 100,
+        "The maximum number of header fields in a request.");
+
+    public static readonly Setting<int> LimitRequestFieldSize = Limit("limit_request_field_size", "--limit-request-field_size", 8190,
+        "The maximum size of one request header field in bytes, 0 for unlimited.");
+
+    public static readonly Setting<Dictionary<string, string>> SecureSchemeHeaders = SettingsRegistry.Add(new Setting<Dictionary<string, string>>
+    {
+        Name = "secure_scheme_headers", Section = Sections.ServerMechanics,
+        Default = () => new() { ["X-FORWARDED-PROTOCOL"] = "ssl", ["X-FORWARDED-PROTO"] = "https", ["X-FORWARDED-SSL"] = "on" },
+        Validate = Validators.StringDict, Honour = OnlyDefault<Dictionary<string, string>>(() => new() { ["X-FORWARDED-PROTOCOL"] = "ssl", ["X-FORWARDED-PROTO"] = "https", ["X-FORWARDED-SSL"] = "on" }),
+        Desc = "Headers, with their values, by which a front-end proxy from forwarded_allow_ips says a request came over HTTPS.",
+    });
+
+    public static readonly Setting<List<string>> ForwardedAllowIps = SettingsRegistry.Add(new Setting<List<string>>
+    {
+        Name = "forwarded_allow_ips", Section = Sections.ServerMechanics, Cli = ["--forwarded-allow-ips"], Meta = "STRING",
+        Default = () => Validators.CommaList(Environment.GetEnvironmentVariable("FORWARDED_ALLOW_IPS") ?? "127.0.0.1,::1"),
+        DefaultDoc = "['127.0.0.1', '::1'] ($FORWARDED_ALLOW_IPS when set)",
+        Validate = Validators.CommaList,
+        Honour = v => v.SequenceEqual(["127.0.0.1", "::1"]) || v.SequenceEqual(Validators.CommaList(Environment.GetEnvironmentVariable("FORWARDED_ALLOW_IPS") ?? "")) ? null : NotYet,
+        Desc = "Front-end addresses (comma-separated, '*' for any) trusted to set secure_scheme_headers and forwarder_headers.",
+    });
+
+    public static readonly Setting<bool> ProxyProtocol = Flag("proxy_protocol",
+        "Accept the PROXY protocol (v1) from proxy_allow_ips in front of each connection.");
+
+    public static readonly Setting<List<string>> ProxyAllowIps = SettingsRegistry.Add(new Setting<List<string>>
+    {
+        Name = "proxy_allow_ips", Section = Sections.ServerMechanics, Cli = ["--proxy-allow-from"],
+        Default = () => ["127.0.0.1"], Validate = Validators.CommaList, Honour = OnlyDefault<List<string>>(() => ["127.0.0.1"]),
+        Desc = "Front-end addresses (comma-separated, '*' for any) allowed to send the PROXY protocol.",
+    });
+
+    public static readonly Setting<bool> PermitObsoleteFolding = Flag("permit_obsolete_folding",
+        "Accept requests whose headers use obsolete line folding.");
+
+    public static readonly Setting<bool> StripHeaderSpaces = Flag("strip_header_spaces",
+        "Strip spaces between a header name and the ':' (known to enable request smuggling).");
+
+    public static readonly Setting<bool> PermitUnconventionalHttpMethod = Flag("permit_unconventional_http_method",
+        "Accept request methods that do not follow convention (lowercase, under 3 or over 20 characters, '#').");
+
+    public static readonly Setting<bool> PermitUnconventionalHttpVersion = Flag("permit_unconventional_http_version",
+        "Accept HTTP/1 versions other than 1.0 and 1.1.");
+
+    public static readonly Setting<bool> CasefoldHttpMethod = Flag("casefold_http_method",
+        "Uppercase the request method before passing it on.");
+
+    public static readonly Setting<List<string>> ForwarderHeaders = SettingsRegistry.Add(new Setting<List<string>>
+    {
+        Name = "forwarder_headers", Section = Sections.ServerMechanics, Cli = ["--forwarder-headers"],
+        Default = () => ["SCRIPT_NAME", "PATH_INFO"], Validate = Validators.CommaList,
+        Honour = OnlyDefault<List<string>>(() => ["SCRIPT_NAME", "PATH_INFO"]),
+        Desc = "Upper-case header names that a front-end from forwarded_allow_ips may set into the environ.",
+    });
+
+    public static readonly Setting<string> HeaderMap = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "header_map", Section = Sections.ServerMechanics, Cli = ["--header-map"],
+        Default = () => "drop", Validate = raw => Validators.OneOfIgnoreCase(raw, "drop", "refuse", "dangerous"),
+        Honour = v => v == "drop" ? null : NotYet,
+        Desc = "How header names that cannot map to an environ key unambiguously (with '_') are treated: drop, refuse or dangerous.",
+    });
+
+    static SecuritySettings() { }
+
+    public static void Register() { }
+}

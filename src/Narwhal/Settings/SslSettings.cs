@@ -1,0 +1,59 @@
+namespace Narwhal.Settings;
+
+/// <summary>Gunicorn's SSL section. TLS is not served yet: a certificate or key is refused at start-up, never ignored.</summary>
+internal static class SslSettings
+{
+    private const string NoTls = "Narwhal does not serve TLS yet; terminate TLS in a proxy in front of it";
+
+    private static Setting<string> File(string name, string flag, string desc) => SettingsRegistry.Add(new Setting<string>
+    {
+        Name = name, Section = Sections.Ssl, Cli = [flag], Meta = "FILE",
+        Default = () => "", Validate = raw => raw.Trim(), Honour = v => v.Length == 0 ? null : NoTls, Desc = desc,
+    });
+
+    public static readonly Setting<string> KeyFile = File("keyfile", "--keyfile", "SSL key file.");
+    public static readonly Setting<string> CertFile = File("certfile", "--certfile", "SSL certificate file.");
+
+    public static readonly Setting<string> SslVersion = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "ssl_version", Section = Sections.Ssl, Cli = ["--ssl-version"],
+        Default = () => "TLS", DefaultDoc = "TLS", EmptyIsNone = false,
+        Validate = raw => Validators.OneOf(raw.Trim().Replace("PROTOCOL_", ""), "TLS", "TLS_SERVER", "SSLv23", "SSLv3", "TLSv1", "TLSv1_1", "TLSv1_2", "2", "16", "17"),
+        Desc = "Deprecated and ignored by Gunicorn (use the ssl_context hook); accepted for compatibility.",
+    });
+
+    public static readonly Setting<int> CertReqs = SettingsRegistry.Add(new Setting<int>
+    {
+        Name = "cert_reqs", Section = Sections.Ssl, Cli = ["--cert-reqs"],
+        Default = () => 0, Validate = raw => Validators.OneOf(raw.Trim(), "0", "1", "2") is var v ? int.Parse(v) : 0,
+        Honour = v => v == 0 ? null : NoTls,
+        Desc = "Whether a client certificate is required: 0 no, 1 optional, 2 required.",
+    });
+
+    public static readonly Setting<string> CaCerts = File("ca_certs", "--ca-certs", "CA certificates file.");
+
+    public static readonly Setting<bool> SuppressRaggedEofs = SettingsRegistry.Add(new Setting<bool>
+    {
+        Name = "suppress_ragged_eofs", Section = Sections.Ssl, Cli = ["--suppress-ragged-eofs"], Action = CliAction.StoreTrue,
+        Default = () => true, Validate = Validators.Bool,
+        Desc = "Suppress ragged EOFs (see the ssl module). Only matters with TLS.",
+    });
+
+    public static readonly Setting<bool> DoHandshakeOnConnect = SettingsRegistry.Add(new Setting<bool>
+    {
+        Name = "do_handshake_on_connect", Section = Sections.Ssl, Cli = ["--do-handshake-on-connect"], Action = CliAction.StoreTrue,
+        Default = () => false, Validate = Validators.Bool,
+        Desc = "Perform the TLS handshake as soon as a connection is accepted. Only matters with TLS.",
+    });
+
+    public static readonly Setting<string> Ciphers = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "ciphers", Section = Sections.Ssl, Cli = ["--ciphers"],
+        Default = () => "", Validate = raw => raw.Trim(), Honour = v => v.Length == 0 ? null : NoTls,
+        Desc = "The TLS cipher suites, in OpenSSL cipher list format.",
+    });
+
+    static SslSettings() { }
+
+    public static void Register() { }
+}
