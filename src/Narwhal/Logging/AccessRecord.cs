@@ -23,24 +23,31 @@ internal sealed class AccessRecord
     /// <summary>Values of <c>{key}e</c> atoms read from the request's WSGI environ, by lowercased key.</summary>
     public IReadOnlyDictionary<string, string>? Environ { get; init; }
 
+    /// <summary>
+    /// The app raised before answering and the server sent its 500. Gunicorn logs that line
+    /// from a bare environ (no PATH_INFO, no HTTP_* keys), so U is None and f, a, u are '-';
+    /// kept, so the line reads the same as Gunicorn's.
+    /// </summary>
+    public bool ServerError { get; init; }
+
     public object? Atom(string name)
     {
         switch (name)
         {
             case "h": return Safe(RemoteAddr);
             case "l": return "-";
-            case "u": return Safe(User() ?? "-");
+            case "u": return ServerError ? "-" : Safe(User() ?? "-");
             case "t": return AccessLog.Now();
             case "r": return Safe($"{Method} {RawUri} {Protocol}");
             case "s": return Status.ToString(CultureInfo.InvariantCulture);
             case "m": return Safe(Method);
-            case "U": return Safe(PathInfo());
+            case "U": return ServerError ? null : Safe(PathInfo());
             case "q": return Safe(Query());
             case "H": return Safe(Protocol);
             case "b": return Sent.ToString(CultureInfo.InvariantCulture);
             case "B": return Sent;
-            case "f": return Safe(Header(RequestHeaders, "referer") ?? "-");
-            case "a": return Safe(Header(RequestHeaders, "user-agent") ?? "-");
+            case "f": return ServerError ? "-" : Safe(Header(RequestHeaders, "referer") ?? "-");
+            case "a": return ServerError ? "-" : Safe(Header(RequestHeaders, "user-agent") ?? "-");
             case "T": return (long)Duration.TotalSeconds;
             case "D": return Duration.Ticks / 10;
             case "M": return (long)Duration.TotalMilliseconds;
@@ -54,13 +61,24 @@ internal sealed class AccessRecord
             {
                 'i' => Header(RequestHeaders, key),
                 'o' => Header(ResponseHeaders, key),
-                'e' => Environ?.GetValueOrDefault(key.ToLowerInvariant()),
+                'e' => ServerError ? BareEnviron(key.ToLowerInvariant()) : Environ?.GetValueOrDefault(key.ToLowerInvariant()),
                 _ => null,
             };
             return found is null ? "-" : Safe(found);
         }
         return "-";
     }
+
+    /// <summary>The keys of the bare environ Gunicorn logs a server-made 500 with.</summary>
+    private string? BareEnviron(string key) => key switch
+    {
+        "request_method" => Method,
+        "query_string" => Query(),
+        "raw_uri" => RawUri,
+        "server_protocol" => Protocol,
+        "remote_addr" => RemoteAddr,
+        _ => null,
+    };
 
     private static string Safe(string s) => s.Contains('"') ? s.Replace("\"", "\\\"") : s;
 

@@ -24,6 +24,7 @@ internal sealed class KestrelExchange : WsgiExchange
     private readonly bool _bodyForbidden;
     private long? _declaredLength;
     private long _written;
+    private long _counted;
     private long _unflushed;
     private bool _started;
     private bool _bodyFailed;
@@ -114,6 +115,8 @@ internal sealed class KestrelExchange : WsgiExchange
 
     public override void Write(ReadOnlySpan<byte> data)
     {
+        // The access log counts the body as the app gave it, HEAD included, as Gunicorn does.
+        _counted += _declaredLength is { } declared ? Math.Min(data.Length, Math.Max(0, declared - _counted)) : data.Length;
         if (_bodyForbidden || _response.StatusCode is 204 or 304) return;
         if (_declaredLength is { } limit)
         {
@@ -187,6 +190,7 @@ internal sealed class KestrelExchange : WsgiExchange
             writer.Advance(n);
             sent += n;
             _written += n;
+            _counted += n;
             Flush();
         }
         return sent;
@@ -239,11 +243,13 @@ internal sealed class KestrelExchange : WsgiExchange
             RawUri = _request.RawTarget,
             Protocol = _request.Protocol,
             Status = status,
-            Sent = _outcome == WsgiOutcome.Fail && !_started ? ServerErrorBody.Length : _written,
+            // Gunicorn counts only what the app sent: its own 500 page is logged with 0 bytes.
+            Sent = _counted,
             Duration = duration,
             RequestHeaders = _request.Headers,
             ResponseHeaders = _response.Headers,
             Environ = EnvironAtoms,
+            ServerError = _outcome == WsgiOutcome.Fail && !_started,
         });
     }
 
