@@ -2,6 +2,8 @@
 files, levels, captured output, USR1 reopening, syslog and statsd over real sockets."""
 
 import base64
+import json
+import textwrap
 import os
 import re
 import signal
@@ -12,7 +14,7 @@ import time
 import pytest
 import requests
 
-from conftest import APPS, BINARY, DEBIAN_PYTHON, free_port
+from conftest import APPS, BINARY, DEBIAN_PYTHON, free_port, run_narwhal
 from procs import wait_for
 
 ERROR_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] ")
@@ -202,3 +204,105 @@ def test_statsd_metrics_with_dogstatsd_tags(serve):
     assert "shop.gunicorn.log.exception:1|c|@1.0|#env:test,team:web" in got
     durations = [x for x in got if x.startswith("shop.gunicorn.request.duration:")]
     assert durations and all(re.fullmatch(r"shop\.gunicorn\.request\.duration:\d+\.\d+\|ms\|#env:test,team:web", d) for d in durations)
+
+
+DICT_CONFIG = '''
+logconfig_dict = {
+    "root": {"level": "INFO", "handlers": ["jsonout"]},
+    "formatters": {"json": {"format": '{"logger": "%%(name)s", "level": "%%(levelname)s", "msg": "%%(message)s"}'}},
+    "handlers": {"jsonout": {"class": "logging.FileHandler", "formatter": "json", "filename": %(out)r}},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["jsonout"], "propagate": False},
+                "gunicorn.access": {"level": "INFO", "handlers": ["jsonout"], "propagate": False}},
+}
+accesslog = "-"
+'''
+
+
+def test_logconfig_dict_from_the_config_file(serve, tmp_path):
+    out = tmp_path / "json.log"
+    (tmp_path / "gunicorn.conf.py").write_text(DICT_CONFIG % {"out": str(out)} + "pythonpath = %r\n" % str(APPS))
+    server = serve("logapp:app", cwd=tmp_path, ready=False)
+    wait_port(server.port)
+    requests.get(server.url("/dict"))
+    assert wait_for(lambda: out.exists() and "GET /dict" in out.read_text(), 5)
+    lines = out.read_text().splitlines()
+    assert any(l.startswith('{"logger": "gunicorn.error", "level": "INFO", "msg": "Booting worker with pid: ') for l in lines), lines
+    assert any(l.startswith('{"logger": "gunicorn.access", "level": "INFO", "msg": "127.0.0.1 - - [') for l in lines), lines
+
+
+def test_log_config_ini_and_json_files(serve, tmp_path):
+    ini_out, json_out = tmp_path / "ini.log", tmp_path / "json.log"
+    ini = tmp_path / "logging.ini"
+    ini.write_text(textwrap.dedent("""
+        [loggers]
+        keys=root, gunicorn.error, gunicorn.access
+        [handlers]
+        keys=file
+        [formatters]
+        keys=plain
+        [logger_root]
+        level=INFO
+        handlers=file
+        [logger_gunicorn.error]
+        level=INFO
+        handlers=file
+        propagate=0
+        qualname=gunicorn.error
+        [logger_gunicorn.access]
+        level=INFO
+        handlers=file
+        propagate=0
+        qualname=gunicorn.access
+        [handler_file]
+        class=FileHandler
+        formatter=plain
+        args=(%r,)
+        [formatter_plain]
+        format=INI %%(name)s %%(message)s
+    """ % str(ini_out)))
+    server = serve("logapp:app", "--log-config", str(ini), "--access-logfile", "-", ready=False)
+    wait_port(server.port)
+    requests.get(server.url("/ini"))
+    assert wait_for(lambda: ini_out.exists() and "INI gunicorn.access 127.0.0.1" in ini_out.read_text(), 5)
+    assert "INI gunicorn.error Booting worker" in ini_out.read_text()
+
+    config = tmp_path / "logging.json"
+    config.write_text(json.dumps({
+        "version": 1,
+        "root": {"level": "INFO", "handlers": ["f"]},
+        "formatters": {"p": {"format": "JSON %(name)s %(message)s"}},
+        "handlers": {"f": {"class": "logging.FileHandler", "formatter": "p", "filename": str(json_out)}},
+        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["f"], "propagate": False}},
+    }))
+    server = serve("logapp:app", "--log-config-json", str(config), ready=False)
+    wait_port(server.port)
+    assert wait_for(lambda: json_out.exists() and "JSON gunicorn.error Booting worker" in json_out.read_text(), 10)
+
+
+def test_logger_class_subclass_of_gunicorns_logger_gets_the_calls(serve, tmp_path):
+    (tmp_path / "mylogging.py").write_text(textwrap.dedent('''
+        from gunicorn.glogging import Logger
+
+        class TaggingLogger(Logger):
+            def atoms(self, resp, req, environ, request_time):
+                atoms = super().atoms(resp, req, environ, request_time)
+                atoms["tag"] = "custom-atom"
+                return atoms
+
+            def info(self, msg, *args, **kwargs):
+                super().info("[tagged] " + msg, *args, **kwargs)
+    '''))
+    server = serve("logapp:app", "--logger-class", "mylogging.TaggingLogger", "--pythonpath", str(tmp_path),
+                   "--access-logfile", "-", "--access-logformat", "%(tag)s %(r)s %(s)s",
+                   python=DEBIAN_PYTHON, ready=False)
+    wait_port(server.port)
+    requests.get(server.url("/sub"))
+    requests.get(server.url("/raise"))
+    assert wait_for(lambda: "custom-atom GET /sub HTTP/1.1 200" in server.log, 5), server.log
+    assert "[tagged] Booting worker with pid" in server.log
+    assert wait_for(lambda: "Error handling request /raise" in server.log, 5), server.log
+
+
+def test_unknown_logger_class_is_a_clear_error():
+    r = run_narwhal("--logger-class", "nosuch.Logger", "logapp:app")
+    assert r.returncode == 1 and "No module named 'nosuch'" in r.stderr

@@ -73,6 +73,8 @@ internal static class LogSetup
         Statsd.Current = config.Get(LoggingSettings.StatsdHost) is { Length: > 0 } statsd
             ? Statsd.Open(statsd, config.Get(LoggingSettings.StatsdPrefix), config.Get(LoggingSettings.DogstatsdTags))
             : null;
+        ErrorLog.Python = null;
+        PythonLogging.Setup(config);
     }
 
     /// <summary>--capture-output: stdout and stderr (print(), C extensions) go to the error log file.</summary>
@@ -89,6 +91,7 @@ internal static class LogSetup
     {
         ErrorLog.Reopen();
         AccessLog.Current?.Reopen();
+        PythonLogging.Reopen();
         if (_config != null && _config.Get(LoggingSettings.CaptureOutput) && ErrorLog.File.IsFile) Capture(ErrorLog.File);
     }
 

@@ -1,0 +1,102 @@
+using Narwhal.Python;
+using Narwhal.Settings;
+
+namespace Narwhal.Logging;
+
+/// <summary>
+/// Hands the error and access logs to a Python logger when the settings ask for Python's
+/// logging (--log-config, --log-config-json, logconfig_dict, --logger-class): the only way
+/// their handlers, formatters and subclasses can behave as they do under Gunicorn. The
+/// native logs stay the default; nothing here runs otherwise.
+/// </summary>
+internal static class PythonLogging
+{
+    private static PyRef _module;
+    private static PyRef _logger;
+    private static PyRef _emit;
+
+    public static bool Wanted(Config config) =>
+        config.Get(LoggingSettings.LogConfig).Length > 0
+        || config.Get(LoggingSettings.LogConfigJson).Length > 0
+        || config.Get(LoggingSettings.LogConfigDict) is not ("{}" or "")
+        || config.Get(LoggingSettings.LoggerClass) is not (LoggingSettings.DefaultLoggerClass or "simple");
+
+    /// <summary>Builds this process's Python logger and routes the logs through it.</summary>
+    public static void Setup(Config config)
+    {
+        if (!Wanted(config)) return;
+        var python = config.Get(ServerSettings.Python);
+        try
+        {
+            EmbeddedPython.Start(EmbeddedPython.Installation ?? PythonInstallation.Find(python.Length == 0 ? null : python));
+        }
+        catch (PythonNotUsableException e)
+        {
+            throw new ConfigException($"Python logging (logconfig, logger_class) needs the app's interpreter: {e.Message}");
+        }
+        var glue = ConfigFile.Glue;
+        ConfigFile.Publish(config, Environment.ProcessId);
+        using var gil = EmbeddedPython.Acquire();
+        if (_module.IsNull)
+        {
+            _module = EmbeddedPython.LoadModule("narwhal_logging.py", "narwhal_logging");
+            _emit = Interop.GetAttr(_module.Handle, "emit");
+        }
+        using var create = Interop.GetAttr(_module.Handle, "create");
+        using var cfgObject = Interop.GetAttr(glue, "_cfg");
+        using var className = Interop.Str(config.Get(LoggingSettings.LoggerClass));
+        using var getObject = Interop.GetAttr(glue, "setting_object");
+        using var settingName = Interop.Str(LoggingSettings.LoggerClass.Name);
+        using var classObject = Interop.Call(getObject.Handle, settingName.Handle);
+        var chdir = config.Get(ServerSettings.Chdir);
+        using var paths = Interop.StrList([chdir, .. config.Get(ServerSettings.PythonPath).Select(p => Path.GetFullPath(p, chdir))]);
+        PyRef logger;
+        try
+        {
+            logger = Interop.Call(create.Handle, cfgObject.Handle, className.Handle, classObject.Handle, paths.Handle);
+        }
+        catch (PythonException e)
+        {
+            throw new ConfigException($"Python logging could not be set up: {e.TypeName}: {e.PythonMessage}\n{e.PythonTraceback}");
+        }
+        _logger.Dispose();
+        _logger = logger;
+        using (var setLogger = Interop.GetAttr(glue, "set_logger"))
+            Interop.Call(setLogger.Handle, _logger.Handle).Dispose();
+        // The Python logger writes the access log itself, from the request hook wrapper.
+        AccessLog.Current = null;
+        ErrorLog.Python = Emit;
+    }
+
+    private static bool Emit(LogLevel level, string message)
+    {
+        try
+        {
+            using var gil = EmbeddedPython.Acquire();
+            using var l = Interop.Long((int)level);
+            using var m = Interop.Str(message);
+            Interop.Call(_emit.Handle, _logger.Handle, l.Handle, m.Handle).Dispose();
+            return true;
+        }
+        catch (PythonException)
+        {
+            return false; // the native log gets it instead
+        }
+    }
+
+    /// <summary>USR1: the Python logger reopens its file handlers.</summary>
+    public static void Reopen()
+    {
+        if (_logger.IsNull) return;
+        try
+        {
+            using var gil = EmbeddedPython.Acquire();
+            using var reopen = Interop.GetAttr(_logger.Handle, "reopen_files");
+            Interop.Call(reopen.Handle).Dispose();
+        }
+        catch (PythonException e)
+        {
+            ErrorLog.Error($"Reopening the Python log handlers failed: {e.PythonMessage}");
+        }
+    }
+}
