@@ -125,6 +125,19 @@ internal sealed partial class Arbiter
         ErrorLog.Info($"Listening at: {string.Join(",", _listeners)} ({Environment.ProcessId})");
         var threads = _config.Get(ServerSettings.Threads);
         ErrorLog.Info($"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
+        if (_config.Get(LoggingSettings.MetricsBind) is { Length: > 0 } metricsBind)
+        {
+            try
+            {
+                _metrics = Metrics.PrometheusEndpoint.Start(metricsBind);
+                UpdateMetrics();
+            }
+            catch (SocketException e)
+            {
+                throw new HaltException($"Can't serve metrics at {metricsBind}: {e.Message}", Program.ExitError);
+            }
+            ErrorLog.Info($"Metrics at: http://{metricsBind}/metrics");
+        }
         if (_config.Get(ProcessSettings.Preload)) Preload();
         Hook(HookSettings.WhenReady.Name);
     }
@@ -173,6 +186,7 @@ internal sealed partial class Arbiter
                 CheckWorkers();
                 ManageWorkers();
                 ReportWorkers();
+                UpdateMetrics();
                 continue;
             }
             ErrorLog.Info($"Handling signal: {MasterSignals.Name(signal)}");
@@ -255,6 +269,10 @@ internal sealed partial class Arbiter
     }
 
     private long _lastReport;
+    private Metrics.PrometheusEndpoint? _metrics;
+    private readonly Metrics.MetricsSnapshot _exited = new();
+    private long _restarts;
+    private readonly byte[] _metricsBlock = new byte[Metrics.RequestMetrics.BlockSize];
 
     /// <summary>Gunicorn's gunicorn.workers gauge (and debug line), once a second.</summary>
     private void ReportWorkers()
@@ -264,6 +282,17 @@ internal sealed partial class Arbiter
         _lastReport = now;
         Statsd.Current?.Gauge("gunicorn.workers", _workers.Count);
         if (ErrorLog.Threshold == LogLevel.Debug) ErrorLog.Debug($"{_workers.Count} workers");
+    }
+
+    /// <summary>Refreshes the --metrics-bind page: every live worker's counters plus those of workers gone.</summary>
+    private void UpdateMetrics()
+    {
+        if (_metrics == null) return;
+        var total = new Metrics.MetricsSnapshot();
+        total.Add(_exited);
+        foreach (var w in _workers)
+            if (w.Heartbeat.ReadMetrics(_metricsBlock)) total.Add(_metricsBlock);
+        _metrics.Update(total, _workers.Count, _restarts);
     }
 
     /// <summary>Spawns or retires workers so that <see cref="_desired"/> of them serve.</summary>
@@ -381,6 +410,8 @@ internal sealed partial class Arbiter
         foreach (var w in _workers.Where(w => w.Process.HasExited).ToList())
         {
             Check(w, Stopwatch.GetTimestamp(), exited: true); // what it said last, e.g. a timeout just before it exited
+            if (_metrics != null && w.Heartbeat.ReadMetrics(_metricsBlock)) _exited.Add(_metricsBlock, includeInFlight: false);
+            if (!_stopping) _restarts++;
             _workers.Remove(w);
             var code = w.Process.ExitCode;
             w.Dispose();
@@ -508,6 +539,7 @@ internal sealed partial class Arbiter
         ErrorLog.Info($"Shutting down: {MasterName}");
         if (reason.Length > 0) ErrorLog.Info($"Reason: {reason}");
         _pidfile?.Unlink();
+        _metrics?.Dispose();
         Hook(HookSettings.OnExit.Name);
         return exitCode;
     }

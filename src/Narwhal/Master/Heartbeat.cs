@@ -26,6 +26,7 @@ internal enum WorkerState
 /// 8  int32  WorkerState
 /// 12 int32  replacement requests so far (max-requests reached, a watched file changed)
 /// 16 int64  requests handled
+/// 24 ...    request metrics, with --metrics-bind (<see cref="Metrics.RequestMetrics"/>)
 /// </code>
 /// </summary>
 internal sealed class Heartbeat : IDisposable
@@ -68,9 +69,11 @@ internal sealed class Heartbeat : IDisposable
     /// <summary>Worker side: the file the master handed over.</summary>
     public static Heartbeat Open(int fd) => new(new SafeFileHandle(fd, ownsHandle: true));
 
-    public void Write(long beat, WorkerState state, int replaceRequests, long handled)
+    public void Write(long beat, WorkerState state, int replaceRequests, long handled, long? inFlight = null)
     {
-        Span<byte> record = stackalloc byte[Size];
+        Span<byte> record = stackalloc byte[Size + Metrics.RequestMetrics.BlockSize];
+        if (inFlight is { } n) Metrics.RequestMetrics.WriteTo(record[Size..], n);
+        else record = record[..Size];
         BinaryPrimitives.WriteInt64LittleEndian(record, beat);
         BinaryPrimitives.WriteInt32LittleEndian(record[8..], (int)state);
         BinaryPrimitives.WriteInt32LittleEndian(record[12..], replaceRequests);
@@ -87,6 +90,10 @@ internal sealed class Heartbeat : IDisposable
             BinaryPrimitives.ReadInt32LittleEndian(record[12..]),
             BinaryPrimitives.ReadInt64LittleEndian(record[16..]));
     }
+
+    /// <summary>The request metrics block; false if the worker writes none (yet).</summary>
+    public bool ReadMetrics(Span<byte> block) =>
+        RandomAccess.Read(_file, block[..Metrics.RequestMetrics.BlockSize], Size) == Metrics.RequestMetrics.BlockSize;
 
     public void Dispose() => _file.Dispose();
 }

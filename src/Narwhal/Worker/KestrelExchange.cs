@@ -229,11 +229,12 @@ internal sealed class KestrelExchange : WsgiExchange
         }
     }
 
-    /// <summary>The access log line and statsd metrics of the answered request, when either is on.</summary>
+    /// <summary>The access log line, statsd and Prometheus metrics of the answered request, whichever are on.</summary>
     public void LogAccess()
     {
         var duration = System.Diagnostics.Stopwatch.GetElapsedTime(_startedAt);
         var status = _response.StatusCode;
+        if (Metrics.RequestMetrics.Enabled) Metrics.RequestMetrics.Record(status, duration);
         Logging.Statsd.Current?.Request(status, duration);
         if (Logging.AccessLog.Current is not { } log) return;
         log.Write(new Logging.AccessRecord

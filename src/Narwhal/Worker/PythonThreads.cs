@@ -37,6 +37,9 @@ internal sealed class PythonThreads
 
     public long Handled => Interlocked.Read(ref _handled);
 
+    /// <summary>Requests queued or running in Python now.</summary>
+    public long InFlight => Volatile.Read(ref _inFlight);
+
     public PythonThreads(WsgiRuntime runtime, int count)
     {
         _runtime = runtime;

@@ -48,7 +48,8 @@ internal static partial class WorkerProcess
         WorkerHooks.Call("post_worker_init");
 
         var python = new PythonThreads(runtime, threads);
-        var state = new WorkerStatus(heartbeat);
+        Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
+        var state = new WorkerStatus(heartbeat, () => python.InFlight);
         var maxRequests = config.Get(ProcessSettings.MaxRequests);
         if (maxRequests > 0)
         {

@@ -4,7 +4,7 @@ using Narwhal.Master;
 namespace Narwhal.Worker;
 
 /// <summary>This worker's side of its heartbeat file: state, beats and requests for a replacement.</summary>
-internal sealed class WorkerStatus(Heartbeat heartbeat)
+internal sealed class WorkerStatus(Heartbeat heartbeat, Func<long>? inFlight = null)
 {
     private readonly object _lock = new();
     private WorkerState _state = WorkerState.Booting;
@@ -43,5 +43,6 @@ internal sealed class WorkerStatus(Heartbeat heartbeat)
         }
     }
 
-    private void Write() => heartbeat.Write(Stopwatch.GetTimestamp(), _state, _replaceRequests, _handled);
+    private void Write() => heartbeat.Write(Stopwatch.GetTimestamp(), _state, _replaceRequests, _handled,
+        Metrics.RequestMetrics.Enabled ? inFlight?.Invoke() ?? 0 : null);
 }

@@ -25,7 +25,7 @@ internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drai
         if (LogsAccess) context.LogAccess();
     }
 
-    private static bool LogsAccess => AccessLog.Current != null || Statsd.Current != null;
+    private static bool LogsAccess => AccessLog.Current != null || Statsd.Current != null || Metrics.RequestMetrics.Enabled;
 
     public void DisposeContext(KestrelExchange context, Exception? exception) { }
 }
