@@ -248,3 +248,19 @@ def test_interpreter_for_the_config_file_comes_from_the_command_line(tmp_path):
     write(tmp_path / "gunicorn.conf.py", "import sys\nproc_name = sys.executable\n")
     v = print_config("--python", DEBIAN_PYTHON, "hello:app", "--pythonpath", str(APPS), cwd=tmp_path)
     assert v["proc_name"].startswith("/usr/bin/python3")
+
+
+def test_workers_run_the_configuration_their_master_read_until_hup(tmp_path, serve):
+    conf = write(tmp_path / "gunicorn.conf.py", "raw_env = ['EDITION=first']\npythonpath = %r\n" % str(APPS))
+    server = serve("logapp:app", cwd=tmp_path)
+    assert requests.get(server.url("/env/EDITION")).text == "first"
+    assert requests.get(server.url("/env/NARWHAL_CONFIG_SOURCE")).text == "<unset>"
+    # Edited without HUP: a worker that replaces a dead one still runs what the master read,
+    # as a forked Gunicorn worker would.
+    conf.write_text("raw_env = ['EDITION=second']\npythonpath = %r\n" % str(APPS))
+    old = workers(server.pid)
+    os.kill(old[0], signal.SIGKILL)
+    assert wait_for(lambda: workers(server.pid) and workers(server.pid) != old, 15)
+    assert wait_for(lambda: requests.get(server.url("/env/EDITION")).text == "first", 10)
+    os.kill(server.pid, signal.SIGHUP)
+    assert wait_for(lambda: requests.get(server.url("/env/EDITION")).text == "second", 20)

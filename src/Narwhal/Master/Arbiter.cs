@@ -335,6 +335,7 @@ internal sealed partial class Arbiter
         var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
         foreach (var a in _args) start.ArgumentList.Add(a);
         start.Environment[WorkerHandoff.Variable] = handoff.Format();
+        if (ConfigLoader.Snapshot(_config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
         Process process;
         Unix.SetInheritable(heartbeat.Fd, true);
         try
@@ -496,6 +497,7 @@ internal sealed partial class Arbiter
         var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
         foreach (var a in _args) start.ArgumentList.Add(a);
         start.Environment[Worker.WorkerProcess.PreloadCheckVariable] = "1";
+        if (ConfigLoader.Snapshot(_config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
         using var check = Process.Start(start)!;
         check.WaitForExit();
         if (check.ExitCode != 0)

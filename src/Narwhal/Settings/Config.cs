@@ -15,6 +15,9 @@ internal sealed class Config
 
     public object Get(Setting setting) => _values[setting.Name];
 
+    /// <summary>The text of the config file this configuration was read from (null for none, or a python: module).</summary>
+    public string? FileSource { get; set; }
+
     /// <summary>True when some layer gave the setting (as opposed to its default).</summary>
     public bool IsGiven(Setting setting) => _given.Contains(setting.Name);
 

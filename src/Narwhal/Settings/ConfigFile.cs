@@ -29,7 +29,8 @@ internal static class ConfigFile
     }
 
     /// <summary>Runs the file (PATH, file:PATH or python:MODULE); returns what it sets, by setting.</summary>
-    public static List<(Setting Setting, FileValue Value)> Evaluate(string location)
+    /// <param name="source">The file's text to run instead of reading the file (a worker runs what its master ran).</param>
+    public static List<(Setting Setting, FileValue Value)> Evaluate(string location, string? source)
     {
         var glue = Glue;
         using var gil = EmbeddedPython.Acquire();
@@ -46,7 +47,8 @@ internal static class ConfigFile
         PyRef found;
         try
         {
-            found = Interop.Call(load.Handle, path.Handle, known.Handle, hooks.Handle);
+            using var text = source != null ? Interop.Str(source) : Interop.NewNone();
+            found = Interop.Call(load.Handle, path.Handle, known.Handle, hooks.Handle, text.Handle);
         }
         catch (PythonException e) when (e.TypeName == "ConfigError")
         {

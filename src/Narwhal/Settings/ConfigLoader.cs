@@ -12,9 +12,19 @@ internal static class ConfigLoader
 {
     public static readonly string[] EnvironmentArgs = ["GUNICORN_CMD_ARGS", "NARWHAL_CMD_ARGS"];
 
+    /// <summary>Set by the master for its workers: "PATH\nTEXT" of the config file it evaluated.</summary>
+    public const string SnapshotVariable = "NARWHAL_CONFIG_SOURCE";
+
+    /// <summary>The value of <see cref="SnapshotVariable"/> that hands <paramref name="config"/>'s file to a worker, or null.</summary>
+    public static string? Snapshot(Config config) =>
+        config.FileSource is { } text ? config.Get(ConfigFileSettings.Config) + "\n" + text : null;
+
     /// <summary>The configuration, or a <see cref="UsageException"/> (exit 2) or <see cref="ConfigException"/> (exit 1).</summary>
     public static Config Load(CommandLineResult cli)
     {
+        // Taken out of the environment before Python starts: the app must not see it.
+        var snapshot = Environment.GetEnvironmentVariable(SnapshotVariable);
+        if (snapshot != null) Posix.Environ.Unset(SnapshotVariable);
         var env = new SettingsLayer();
         foreach (var variable in EnvironmentArgs)
         {
@@ -46,7 +56,9 @@ internal static class ConfigLoader
             {
                 throw new ConfigException($"Failed to read config file: {file}: {e.Message}");
             }
-            foreach (var (setting, value) in ConfigFile.Evaluate(file))
+            var source = SourceOf(file, snapshot);
+            config.FileSource = source;
+            foreach (var (setting, value) in ConfigFile.Evaluate(file, source))
             {
                 if (setting == ServerSettings.Python)
                     throw new ConfigException("Invalid value for python: it picks the interpreter that reads the config file; give it with --python or in GUNICORN_CMD_ARGS");
@@ -66,6 +78,24 @@ internal static class ConfigLoader
         if (cli.App != null) config.Set(ServerSettings.WsgiApp, cli.App);
         CheckHonoured(config);
         return config;
+    }
+
+    /// <summary>The master's snapshot when this is one of its workers, else the file as it is now (null for python: modules).</summary>
+    private static string? SourceOf(string file, string? snapshot)
+    {
+        if (snapshot != null && snapshot.IndexOf('\n') is var newline and > 0 && snapshot[..newline] == file)
+            return snapshot[(newline + 1)..];
+        if (file.StartsWith("python:")) return null;
+        var path = file.StartsWith("file:") ? file["file:".Length..] : file;
+        if (!File.Exists(path)) throw new ConfigException($"Failed to read config file: {file}: '{path}' doesn't exist");
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"Failed to read config file: {file}: {e.Message}");
+        }
     }
 
     /// <summary>-c from the command line, else from GUNICORN_CMD_ARGS, else ./gunicorn.conf.py when it exists.</summary>

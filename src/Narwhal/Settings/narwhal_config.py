@@ -36,14 +36,22 @@ class ConfigError(Exception):
 
 # ---------------------------------------------------------------- loading
 
-def _exec_file(location):
+def _exec_file(location, source):
     if location.startswith("python:"):
         return vars(importlib.import_module(location[len("python:"):]))
     if location.startswith("file:"):
         location = location[len("file:"):]
+    name = "__config__"
+    if source is not None:
+        # The exact text the master evaluated: a worker runs the same configuration even
+        # if the file was edited since (Gunicorn's workers inherit it by fork).
+        module = type(sys)(name)
+        module.__file__ = location
+        sys.modules[name] = module
+        exec(compile(source, location, "exec"), vars(module))
+        return vars(module)
     if not os.path.exists(location):
         raise ConfigError("%r doesn't exist" % location)
-    name = "__config__"
     loader = importlib.machinery.SourceFileLoader(name, location)
     spec = importlib.util.spec_from_file_location(name, location, loader=loader)
     module = importlib.util.module_from_spec(spec)
@@ -100,17 +108,18 @@ def _describe(value):
     return "str", str(value)
 
 
-def load(location, known, hooks):
+def load(location, known, hooks, source=None):
     """Evaluates the config file; returns [(name, kind, text)] for the settings it sets.
 
-    known: every setting name; hooks: {hook name: arity}.
+    known: every setting name; hooks: {hook name: arity}; source: the file's text to
+    evaluate instead of reading it (None: read the file, or import the python: module).
     """
     _hooks.clear()
     _objects.clear()
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-    namespace = _exec_file(location)
+    namespace = _exec_file(location, source)
     found = []
     for name, value in list(namespace.items()):
         if name not in known:

@@ -25,7 +25,15 @@ internal static partial class WorkerProcess
     {
         var pid = Environment.ProcessId;
         ProcessTitle.Set($"worker [{ProcName(config)}]");
-        LogSetup.Apply(config);
+        try
+        {
+            LogSetup.Apply(config);
+        }
+        catch (ConfigException e)
+        {
+            ErrorLog.Error($"Can't set up logging: {e.Message}");
+            return Program.ExitWorkerBootError;
+        }
         ErrorLog.Info($"Booting worker with pid: {pid}");
         using var heartbeat = Heartbeat.Open(handoff.HeartbeatFd);
         using var signals = new StopSignals(LogSetup.Reopen);
@@ -92,15 +100,16 @@ internal static partial class WorkerProcess
             host.StopAsync(now.Token).Wait(TimeSpan.FromSeconds(quick ? 0.5 : 2));
         var pythonIdle = python.Stop(TimeSpan.FromSeconds(quick ? 0.5 : 5));
         ErrorLog.Info($"Worker exiting (pid: {pid})");
-        if (pythonIdle) WorkerHooks.Call("worker_exit");
-        else WorkerHooks.CallBounded("worker_exit", TimeSpan.FromSeconds(1));
         if (pythonIdle)
         {
+            WorkerHooks.Call("worker_exit");
             host.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1));
             runtime.Shutdown();
         }
         else
         {
+            // A request still holds a Python thread (and maybe the GIL): the hook gets a bounded wait.
+            WorkerHooks.CallBounded("worker_exit", TimeSpan.FromSeconds(1));
             ErrorLog.Warning("A request is still running in Python; exiting without finalizing the interpreter");
         }
         return Program.ExitOk;
@@ -148,11 +157,12 @@ internal static partial class WorkerProcess
         Environ.Apply(config.Get(ServerSettings.RawEnv));
         var chdir = config.Get(ServerSettings.Chdir);
         Directory.SetCurrentDirectory(chdir);
+        // The interpreter the config file (or Python logging) already started, if any.
         var python = EmbeddedPython.Installation ?? PythonInstallation.Find(NullIfEmpty(config.Get(ServerSettings.Python)));
         var sysPath = new List<string> { chdir };
         sysPath.AddRange(config.Get(ServerSettings.PythonPath).Select(Path.GetFullPath));
         var threads = config.Get(ServerSettings.Threads);
-        return WsgiRuntime.Start(EmbeddedPython.Installation ?? python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
+        return WsgiRuntime.Start(python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
             config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), multithread: threads > 1,
             multiprocess: config.Get(ProcessSettings.Workers) > 1, sendfile: config.Get(CompatSettings.Sendfile));
     }
