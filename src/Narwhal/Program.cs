@@ -51,7 +51,8 @@ internal static class Program
         catch (ConfigException e)
         {
             Console.Error.WriteLine($"\nError: {e.Message}");
-            return ExitError;
+            // A worker that cannot read its configuration failed to boot: the master must not respawn it in a loop.
+            return Environment.GetEnvironmentVariable(WorkerHandoff.Variable) != null ? ExitWorkerBootError : ExitError;
         }
 
         if (config.Get(ConfigFileSettings.PrintConfig))
