@@ -306,3 +306,35 @@ def test_logger_class_subclass_of_gunicorns_logger_gets_the_calls(serve, tmp_pat
 def test_unknown_logger_class_is_a_clear_error():
     r = run_narwhal("--logger-class", "nosuch.Logger", "logapp:app")
     assert r.returncode == 1 and "No module named 'nosuch'" in r.stderr
+
+
+def test_enable_stdio_inheritance_keeps_the_daemons_stderr(tmp_path):
+    pidfile, err = tmp_path / "d.pid", tmp_path / "stderr.txt"
+    port = free_port()
+    with open(err, "wb") as stderr:
+        r = subprocess.run([str(BINARY), "-D", "-R", "-p", str(pidfile), "-b", "127.0.0.1:%d" % port, "logapp:app"],
+                           cwd=APPS, stdout=subprocess.DEVNULL, stderr=stderr, timeout=20)
+    assert r.returncode == 0
+    pid = int(wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 10))
+    try:
+        assert wait_for(lambda: "Booting worker with pid" in err.read_text(), 20)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    assert wait_for(lambda: not pidfile.exists(), 15)
+
+
+def test_disable_redirect_access_to_syslog(serve):
+    udp = Udp()
+    server = serve("logapp:app", "--log-syslog", "--log-syslog-to", "udp://127.0.0.1:%d" % udp.port,
+                   "--disable-redirect-access-to-syslog")
+    requests.get(server.url("/not-in-syslog"))
+    udp.collect(lambda p: any("Booting worker" in x for x in p))
+    time.sleep(0.5)
+    udp.collect(lambda p: True, timeout=0.5)
+    assert not any("/not-in-syslog" in x for x in udp.packets)
+
+
+def test_spew_traces_the_apps_lines(serve):
+    server = serve("logapp:app", "--spew")
+    requests.get(server.url("/"))
+    assert wait_for(lambda: "logapp.py:8:     path = environ[\"PATH_INFO\"]" in server.log, 5), server.log[-2000:]

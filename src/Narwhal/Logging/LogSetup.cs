@@ -29,7 +29,7 @@ internal static class LogSetup
         if (ownerUid >= 0) errorFile.Chown(ownerUid, ownerGid);
 
         var syslog = config.Get(LoggingSettings.Syslog);
-        var prefix = config.Get(LoggingSettings.SyslogPrefix) is { Length: > 0 } p ? p : ProcName(config).Replace(':', '.');
+        var prefix = config.Get(LoggingSettings.SyslogPrefix) is { Length: > 0 } p ? p : Worker.WorkerProcess.ProcName(config).Replace(':', '.');
         SyslogSink? sink = null;
         if (syslog)
         {
@@ -94,9 +94,4 @@ internal static class LogSetup
         PythonLogging.Reopen();
         if (_config != null && _config.Get(LoggingSettings.CaptureOutput) && ErrorLog.File.IsFile) Capture(ErrorLog.File);
     }
-
-    private static string ProcName(Config config) =>
-        config.Get(ProcessSettings.ProcName) is { Length: > 0 } name ? name
-        : config.Get(CompatSettings.DefaultProcName) is { Length: > 0 } d ? d
-        : config.Get(ServerSettings.WsgiApp);
 }

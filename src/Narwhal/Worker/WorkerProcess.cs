@@ -164,7 +164,7 @@ internal static partial class WorkerProcess
         var threads = config.Get(ServerSettings.Threads);
         return WsgiRuntime.Start(python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
             config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), multithread: threads > 1,
-            multiprocess: config.Get(ProcessSettings.Workers) > 1, sendfile: config.Get(CompatSettings.Sendfile));
+            multiprocess: config.Get(ProcessSettings.Workers) > 1, sendfile: config.Get(CompatSettings.Sendfile), spew: config.Get(ConfigFileSettings.Spew));
     }
 
     /// <summary>--check-config and --print-config: the app must load; exit 0, or 1 with the reason.</summary>
@@ -214,8 +214,11 @@ internal static partial class WorkerProcess
         }
     }
 
+    /// <summary>proc_name, else default_proc_name, else the app module (Gunicorn's default_proc_name).</summary>
     public static string ProcName(Config config) =>
-        config.Get(ProcessSettings.ProcName) is { Length: > 0 } name ? name : config.Get(ServerSettings.WsgiApp);
+        config.Get(ProcessSettings.ProcName) is { Length: > 0 } name ? name
+        : config.Get(CompatSettings.DefaultProcName) is { Length: > 0 } fallback ? fallback
+        : config.Get(ServerSettings.WsgiApp);
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 

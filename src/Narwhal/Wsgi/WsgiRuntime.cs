@@ -34,7 +34,7 @@ internal sealed class WsgiRuntime
     /// app. Returns without the GIL.
     /// </summary>
     public static WsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv,
-        IReadOnlyList<string> sysPath, IReadOnlyList<string> env, string appSpec, bool multithread, bool multiprocess, bool sendfile)
+        IReadOnlyList<string> sysPath, IReadOnlyList<string> env, string appSpec, bool multithread, bool multiprocess, bool sendfile, bool spew)
     {
         EmbeddedPython.Start(python);
         using var gil = EmbeddedPython.Acquire();
@@ -49,6 +49,8 @@ internal sealed class WsgiRuntime
 
         if (!sendfile)
             using (var off = Interop.Bool(false)) Interop.SetAttr(glue.Handle, "SENDFILE", off.Handle);
+        if (spew)
+            using (var on = Interop.Bool(true)) Interop.SetAttr(glue.Handle, "SPEW", on.Handle);
         var app = ImportApp(glue.Handle, appSpec);
         PyRef handle;
         using (var handler = Interop.GetAttr(glue.Handle, "handler")) handle = Interop.Call(handler.Handle);

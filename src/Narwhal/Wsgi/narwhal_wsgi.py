@@ -279,6 +279,7 @@ def _try_sendfile(resp, wrapper):
 
 
 SENDFILE = True  # --no-sendfile turns the file_wrapper fast path off
+SPEW = False     # --spew: trace every line of Python the worker runs
 
 
 def handle(app, environ, req, observe=None):
@@ -327,9 +328,33 @@ def handle(app, environ, req, observe=None):
 _SERVER_ERROR = "500 Internal Server Error"
 
 
+def _spew(frame, event, arg):
+    """Gunicorn's --spew: every line executed, as 'file:line: source'."""
+    if event == "line":
+        import linecache
+        filename = frame.f_code.co_filename
+        lineno = frame.f_lineno
+        print("%s:%s: %s" % (filename, lineno, linecache.getline(filename, lineno).rstrip()), flush=True)
+    return _spew
+
+
 def handler():
-    """handle, or a wrapper around it when pre_request/post_request hooks or a Python
-    access logger are configured: requests pay for them only when they exist."""
+    """handle, or a wrapper around it when pre_request/post_request hooks, a Python
+    access logger or --spew are configured: requests pay for them only when they exist."""
+    inner = _handler()
+    if not SPEW:
+        return inner
+
+    def handle_traced(app, environ, req):
+        # Each request thread is Narwhal's, not threading's: trace it where it runs.
+        if sys.gettrace() is None:
+            sys.settrace(_spew)
+        return inner(app, environ, req)
+
+    return handle_traced
+
+
+def _handler():
     config = sys.modules.get("narwhal_config")
     if config is None:
         return handle
