@@ -58,6 +58,8 @@ internal static class CommandLine
                 layer.Parse(setting, setting.Action == CliAction.StoreTrue ? "true" : "false");
                 continue;
             }
+            if (setting.Action == CliAction.OptionalValue && inline == null)
+                inline = i + 1 < args.Count && setting.Choices.Contains(args[i + 1]) ? args[++i] : setting.Const;
             var value = inline ?? (i + 1 < args.Count ? args[++i] : throw new UsageException($"argument {string.Join("/", setting.Cli)}: expected one argument"));
             try
             {

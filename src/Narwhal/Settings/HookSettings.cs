@@ -60,6 +60,16 @@ internal static class HookSettings
         "Called when a TLS context is needed, with the config and a factory of the default context; returns the context.",
         "Only called with TLS, which Narwhal does not serve yet (certfile and keyfile are refused).");
 
+    // Dirty arbiter hooks (Gunicorn 25): called only with dirty_apps, which Narwhal refuses.
+    public static readonly Setting<string> OnDirtyStarting = Hook("on_dirty_starting", 1,
+        "Called just before the dirty arbiter starts, with the dirty arbiter.", "Never called: Narwhal has no dirty arbiters.");
+    public static readonly Setting<string> DirtyPostFork = Hook("dirty_post_fork", 2,
+        "Called just after a dirty worker started, with the dirty arbiter and the dirty worker.", "Never called: Narwhal has no dirty arbiters.");
+    public static readonly Setting<string> DirtyWorkerInit = Hook("dirty_worker_init", 1,
+        "Called when a dirty worker has loaded its apps, with the dirty worker.", "Never called: Narwhal has no dirty arbiters.");
+    public static readonly Setting<string> DirtyWorkerExit = Hook("dirty_worker_exit", 2,
+        "Called when a dirty worker exits, with the dirty arbiter and the dirty worker.", "Never called: Narwhal has no dirty arbiters.");
+
     public static readonly Setting<string>[] Master = [OnStarting, OnReload, WhenReady, PreFork, PreExec, ChildExit, NworkersChanged, OnExit];
 
     static HookSettings() { }

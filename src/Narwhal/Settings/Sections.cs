@@ -17,6 +17,10 @@ internal static class Sections
     public const string Metrics = "Metrics (Narwhal)";
 
     /// <summary>The order of sections in <c>--help</c> and docs.</summary>
+    public const string Control = "Control";
+    public const string Dirty = "Dirty Arbiters";
+    public const string Http2 = "HTTP/2";
+
     public static readonly string[] Order =
-        [ConfigFile, Debugging, Hooks, Logging, Metrics, ProcessNaming, Python, Ssl, Security, ServerMechanics, ServerSocket, WorkerProcesses];
+        [ConfigFile, Control, Debugging, Dirty, Http2, Hooks, Logging, Metrics, ProcessNaming, Python, Ssl, Security, ServerMechanics, ServerSocket, WorkerProcesses];
 }

@@ -53,8 +53,21 @@ internal static class SecuritySettings
         Desc = "Front-end addresses (comma-separated, '*' for any) trusted to set secure_scheme_headers and forwarder_headers.",
     });
 
-    public static readonly Setting<bool> ProxyProtocol = Flag("proxy_protocol",
-        "Accept the PROXY protocol (v1) from proxy_allow_ips in front of each connection.");
+    public static readonly Setting<string> ProxyProtocol = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "proxy_protocol", Section = Sections.ServerMechanics, Cli = ["--proxy-protocol"], Meta = "MODE",
+        Action = CliAction.OptionalValue, Const = "auto", Choices = ["off", "v1", "v2", "auto"],
+        Default = () => "off", EmptyIsNone = false,
+        // Gunicorn before 24.1 took a boolean: True meant detect, False off.
+        Validate = raw => raw.Trim().ToLowerInvariant() switch
+        {
+            "true" => "auto",
+            "false" => "off",
+            var mode => Validators.OneOf(mode, "off", "v1", "v2", "auto"),
+        },
+        Honour = v => v == "off" ? null : NotYet,
+        Desc = "Accept the PROXY protocol from proxy_allow_ips in front of each connection: off, v1, v2 or auto (a bare --proxy-protocol).",
+    });
 
     public static readonly Setting<List<string>> ProxyAllowIps = SettingsRegistry.Add(new Setting<List<string>>
     {

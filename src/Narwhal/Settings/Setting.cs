@@ -14,6 +14,11 @@ internal enum CliAction
     StoreTrue,
     /// <summary>Takes no value; sets false (Gunicorn's <c>--no-sendfile</c>).</summary>
     StoreFalse,
+    /// <summary>
+    /// argparse's nargs='?': <c>--flag=VALUE</c>, <c>--flag VALUE</c> when VALUE is one the
+    /// setting allows, else the setting's <see cref="Setting.Const"/> (<c>--proxy-protocol</c>).
+    /// </summary>
+    OptionalValue,
 }
 
 /// <summary>
@@ -34,6 +39,10 @@ internal abstract class Setting
     public string[] Cli { get; init; } = [];
     public string? Meta { get; init; }
     public CliAction Action { get; init; } = CliAction.Store;
+    /// <summary>The value of a bare flag with <see cref="CliAction.OptionalValue"/>.</summary>
+    public string? Const { get; init; }
+    /// <summary>The words a flag with <see cref="CliAction.OptionalValue"/> may take as its next argument.</summary>
+    public string[] Choices { get; init; } = [];
     public required string Desc { get; init; }
     /// <summary>What Narwhal does differently from Gunicorn with this setting, for docs/settings.md.</summary>
     public string? Narwhal { get; init; }

@@ -18,6 +18,7 @@ internal static class SettingsRegistry
             SslSettings.Register();
             LoggingSettings.Register();
             HookSettings.Register();
+            RecentGunicornSettings.Register();
             return _all;
         }
     }
