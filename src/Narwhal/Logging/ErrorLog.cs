@@ -41,8 +41,6 @@ internal static class ErrorLog
         _syslogTag = syslogTag;
     }
 
-    public static bool IsEnabled(LogLevel level) => level >= Threshold || Python != null;
-
     /// <summary>An exception with its traceback (Gunicorn's log.exception: ERROR, counted as gunicorn.log.exception).</summary>
     public static void Exception(string message)
     {

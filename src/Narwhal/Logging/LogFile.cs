@@ -21,7 +21,6 @@ internal sealed unsafe partial class LogFile
         _handle = handle;
     }
 
-    public string Path => _path;
     public bool IsFile => _path is not ("-" or "stderr" or "stdout");
     public int Fd => (int)_handle.DangerousGetHandle();
 

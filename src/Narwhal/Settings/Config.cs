@@ -4,7 +4,6 @@ namespace Narwhal.Settings;
 internal sealed class Config
 {
     private readonly Dictionary<string, object> _values = [];
-    private readonly HashSet<string> _given = [];
 
     public Config()
     {
@@ -18,9 +17,6 @@ internal sealed class Config
     /// <summary>The text of the config file this configuration was read from (null for none, or a python: module).</summary>
     public string? FileSource { get; set; }
 
-    /// <summary>True when some layer gave the setting (as opposed to its default).</summary>
-    public bool IsGiven(Setting setting) => _given.Contains(setting.Name);
-
     public void Apply(SettingsLayer layer)
     {
         foreach (var (setting, value) in layer.Values) Set(setting, value);
@@ -29,7 +25,6 @@ internal sealed class Config
     public void Set(Setting setting, object value)
     {
         _values[setting.Name] = value;
-        _given.Add(setting.Name);
     }
 }
 

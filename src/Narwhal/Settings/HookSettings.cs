@@ -70,8 +70,6 @@ internal static class HookSettings
     public static readonly Setting<string> DirtyWorkerExit = Hook("dirty_worker_exit", 2,
         "Called when a dirty worker exits, with the dirty arbiter and the dirty worker.", "Never called: Narwhal has no dirty arbiters.");
 
-    public static readonly Setting<string>[] Master = [OnStarting, OnReload, WhenReady, PreFork, PreExec, ChildExit, NworkersChanged, OnExit];
-
     static HookSettings() { }
 
     public static void Register() { }

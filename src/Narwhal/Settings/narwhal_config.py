@@ -134,15 +134,6 @@ def load(location, known, hooks, source=None):
     return found
 
 
-def set_hook(name, value, arity):
-    """A hook given as a dotted path outside the config file."""
-    _hooks[name] = _resolve_callable(name, value, arity)
-
-
-def has_hook(name):
-    return name in _hooks
-
-
 def setting_object(name):
     """The Python object a setting was given as (a logger class, a logconfig dict), or None."""
     return _objects.get(name)
@@ -373,11 +364,6 @@ def worker_hook(name):
         _call(name, _server, _worker)
     else:
         _call(name, _worker)
-
-
-def worker_booted(app):
-    _worker.booted = True
-    _worker.wsgi = app
 
 
 # ---------------------------------------------------------------- per request
