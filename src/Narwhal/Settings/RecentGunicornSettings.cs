@@ -49,9 +49,9 @@ internal static class RecentGunicornSettings
         Desc = "The file mode of the control socket.",
     });
 
-    public static readonly Setting<bool> NoControlSocket = SettingsRegistry.Add(new Setting<bool>
+    public static readonly Setting<bool> ControlSocketDisable = SettingsRegistry.Add(new Setting<bool>
     {
-        Name = "no_control_socket", Section = Sections.Control, Cli = ["--no-control-socket"], Action = CliAction.StoreTrue,
+        Name = "control_socket_disable", Section = Sections.Control, Cli = ["--no-control-socket"], Action = CliAction.StoreTrue,
         Default = () => false, Validate = Validators.Bool,
         Desc = "Do not open the control socket. Narwhal never opens one, so this is always true in effect.",
     });

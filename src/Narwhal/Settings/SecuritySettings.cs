@@ -39,8 +39,9 @@ internal static class SecuritySettings
     {
         Name = "secure_scheme_headers", Section = Sections.ServerMechanics,
         Default = () => new() { ["X-FORWARDED-PROTOCOL"] = "ssl", ["X-FORWARDED-PROTO"] = "https", ["X-FORWARDED-SSL"] = "on" },
-        Validate = Validators.StringDict, Honour = OnlyDefault<Dictionary<string, string>>(() => new() { ["X-FORWARDED-PROTOCOL"] = "ssl", ["X-FORWARDED-PROTO"] = "https", ["X-FORWARDED-SSL"] = "on" }),
-        Desc = "Headers, with their values, by which a front-end proxy from forwarded_allow_ips says a request came over HTTPS.",
+        Validate = Validators.StringDict,
+        Desc = "Headers, with their values, by which a front-end proxy from forwarded_allow_ips says a request came over HTTPS " +
+               "(wsgi.url_scheme https). Two of them that disagree make the request a 400.",
     });
 
     public static readonly Setting<List<string>> ForwardedAllowIps = SettingsRegistry.Add(new Setting<List<string>>
@@ -48,9 +49,8 @@ internal static class SecuritySettings
         Name = "forwarded_allow_ips", Section = Sections.ServerMechanics, Cli = ["--forwarded-allow-ips"], Meta = "STRING",
         Default = () => Validators.CommaList(Environment.GetEnvironmentVariable("FORWARDED_ALLOW_IPS") ?? "127.0.0.1,::1"),
         DefaultDoc = "['127.0.0.1', '::1'] ($FORWARDED_ALLOW_IPS when set)",
-        Validate = Validators.CommaList,
-        Honour = v => v.SequenceEqual(["127.0.0.1", "::1"]) || v.SequenceEqual(Validators.CommaList(Environment.GetEnvironmentVariable("FORWARDED_ALLOW_IPS") ?? "")) ? null : NotYet,
-        Desc = "Front-end addresses (comma-separated, '*' for any) trusted to set secure_scheme_headers and forwarder_headers.",
+        Validate = raw => { var list = Validators.CommaList(raw); _ = new Worker.ProxyTrust(list, new Dictionary<string, string>()); return list; },
+        Desc = "Front-end addresses trusted to set secure_scheme_headers and forwarder_headers: comma-separated IPs, CIDR networks, or '*'. A unix socket peer is always trusted.",
     });
 
     public static readonly Setting<string> ProxyProtocol = SettingsRegistry.Add(new Setting<string>
@@ -72,8 +72,8 @@ internal static class SecuritySettings
     public static readonly Setting<List<string>> ProxyAllowIps = SettingsRegistry.Add(new Setting<List<string>>
     {
         Name = "proxy_allow_ips", Section = Sections.ServerMechanics, Cli = ["--proxy-allow-from"],
-        Default = () => ["127.0.0.1"], Validate = Validators.CommaList, Honour = OnlyDefault<List<string>>(() => ["127.0.0.1"]),
-        Desc = "Front-end addresses (comma-separated, '*' for any) allowed to send the PROXY protocol.",
+        Default = () => ["127.0.0.1", "::1"], Validate = Validators.CommaList,
+        Desc = "Front-end addresses (comma-separated, '*' for any) allowed to send the PROXY protocol. Only matters with proxy_protocol.",
     });
 
     public static readonly Setting<bool> PermitObsoleteFolding = Flag("permit_obsolete_folding",
@@ -95,8 +95,10 @@ internal static class SecuritySettings
     {
         Name = "forwarder_headers", Section = Sections.ServerMechanics, Cli = ["--forwarder-headers"],
         Default = () => ["SCRIPT_NAME", "PATH_INFO"], Validate = Validators.CommaList,
-        Honour = OnlyDefault<List<string>>(() => ["SCRIPT_NAME", "PATH_INFO"]),
+        // Narwhal maps none of them yet: exactly what an empty list means.
+        Honour = v => v.Count == 0 || v.SequenceEqual(["SCRIPT_NAME", "PATH_INFO"]) ? null : NotYet,
         Desc = "Upper-case header names that a front-end from forwarded_allow_ips may set into the environ.",
+        Narwhal = "Not applied yet: headers with '_' are dropped even from a trusted front-end, as an empty list would do.",
     });
 
     public static readonly Setting<string> HeaderMap = SettingsRegistry.Add(new Setting<string>

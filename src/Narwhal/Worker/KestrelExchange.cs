@@ -62,7 +62,31 @@ internal sealed class KestrelExchange : WsgiExchange
     public override string Method => _request.Method;
     public override string RawTarget => _request.RawTarget;
     public override string Protocol => _request.Protocol;
-    public override string Scheme => _request.Scheme;
+    private string? _scheme;
+    private bool _schemeConflict;
+
+    /// <summary>The connection's scheme, or what a trusted front-end's secure_scheme_headers say.</summary>
+    public override string Scheme
+    {
+        get
+        {
+            if (_scheme == null) ResolveScheme();
+            return _scheme!;
+        }
+    }
+
+    /// <summary>Two trusted scheme headers disagree (Gunicorn's InvalidSchemeHeaders): the request gets a 400.</summary>
+    public bool SchemeHeadersConflict
+    {
+        get
+        {
+            if (_scheme == null) ResolveScheme();
+            return _schemeConflict;
+        }
+    }
+
+    private void ResolveScheme() =>
+        _scheme = ProxyTrust.Current.Scheme(_request.Headers, _connection.RemoteIpAddress, out _schemeConflict) ?? _request.Scheme;
     public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders => _request.Headers;
 
     public override (string Address, int Port)? Remote =>

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http;
 using Narwhal.Logging;
 
 namespace Narwhal.Worker;
@@ -12,6 +13,7 @@ internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drai
     public async Task ProcessRequestAsync(KestrelExchange context)
     {
         var reject = RequestPolicy.Check(context.Request);
+        if (reject == 0 && context.SchemeHeadersConflict) reject = StatusCodes.Status400BadRequest;
         if (reject != 0)
         {
             context.Reject(reject);
