@@ -32,6 +32,7 @@ KESTREL_STRICTER = {
     "valid/rfc9112_target_authority_ipv6_01": "CONNECT to a WSGI app: Kestrel closes the connection",
     "valid/027": "request-target bytes above 0x7F (Kestrel accepts only ASCII targets, RFC 9112 3.2)",
     "valid/099": "body shorter than its Content-Length: Kestrel fails the read instead of handing over a truncated body",
+    "valid/024": "HTTP/1.0 PUT without Content-Length: Kestrel answers 400 (length required), Gunicorn reads no body",
 }
 
 # Invalid requests Kestrel refuses itself, before Narwhal sees them, with its own status.

@@ -2,22 +2,18 @@ namespace Narwhal.Settings;
 
 /// <summary>
 /// Request limits, header handling and proxy trust: Gunicorn's Security section and the
-/// HTTP-parsing part of Server Mechanics. Narwhal applies Gunicorn's defaults; other values
-/// are refused at start-up until the HTTP front can honour them exactly.
+/// HTTP-parsing part of Server Mechanics. Limits and proxy trust are honoured; for the
+/// header-handling flags, forwarder_headers and the PROXY protocol Narwhal applies
+/// Gunicorn's defaults and refuses other values until the HTTP front can honour them exactly.
 /// </summary>
 internal static class SecuritySettings
 {
     private const string NotYet = "Narwhal applies Gunicorn's default for this setting and cannot honour another value yet";
 
-    private static Func<T, string?> OnlyDefault<T>(Func<T> def) where T : notnull =>
-        value => Equals(value, def()) || (value is List<string> l && def() is List<string> d && l.SequenceEqual(d))
-            || (value is Dictionary<string, string> a && def() is Dictionary<string, string> b && a.Count == b.Count && !a.Except(b).Any())
-            ? null : NotYet;
-
     private static Setting<int> Limit(string name, string flag, int def, string desc) => SettingsRegistry.Add(new Setting<int>
     {
         Name = name, Section = Sections.Security, Cli = [flag], Meta = "INT",
-        Default = () => def, Validate = Validators.NonNegativeInt, Honour = OnlyDefault(() => def), Desc = desc,
+        Default = () => def, Validate = Validators.NonNegativeInt, Desc = desc,
     });
 
     private static Setting<bool> Flag(string name, string desc) => SettingsRegistry.Add(new Setting<bool>
@@ -27,13 +23,13 @@ internal static class SecuritySettings
     });
 
     public static readonly Setting<int> LimitRequestLine = Limit("limit_request_line", "--limit-request-line", 4094,
-        "The maximum size of the HTTP request line in bytes, 0 for unlimited.");
+        "The maximum size of the HTTP request line in bytes, up to 8190; 0 for unlimited. Longer is a 400.");
 
     public static readonly Setting<int> LimitRequestFields = Limit("limit_request_fields", "--limit-request-fields", 100,
-        "The maximum number of header fields in a request.");
+        "The maximum number of header fields in a request, up to 32768 (0: 32768). More is a 431.");
 
     public static readonly Setting<int> LimitRequestFieldSize = Limit("limit_request_field_size", "--limit-request-field_size", 8190,
-        "The maximum size of one request header field in bytes, 0 for unlimited.");
+        "The maximum size of one request header field in bytes (0: the 8190 default). Larger is a 431.");
 
     public static readonly Setting<Dictionary<string, string>> SecureSchemeHeaders = SettingsRegistry.Add(new Setting<Dictionary<string, string>>
     {

@@ -29,7 +29,7 @@ internal sealed class KestrelHost : IAsyncDisposable
     public void StopAccepting(bool takeBacklog) => _transport.StopAccepting(takeBacklog);
 
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
-    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, PythonThreads python)
+    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestLimits requestLimits, PythonThreads python)
     {
         var services = new ServiceCollection().AddLogging().BuildServiceProvider();
         var loggerFactory = new LoggerFactory([new KestrelLogForwarder()]);
@@ -50,11 +50,13 @@ internal sealed class KestrelHost : IAsyncDisposable
         // Gunicorn has no request body size limit; bodies stream to the app.
         limits.MaxRequestBodySize = null;
         limits.KeepAliveTimeout = TimeSpan.FromSeconds(Math.Max(keepAliveSeconds, 0));
-        // Matches Gunicorn's default limit_request_fields.
-        limits.MaxRequestHeaderCount = 100;
-        // Gunicorn bounds each field (limit_request_field_size 8190), not their total:
-        // allow the 100 fields their full size.
-        limits.MaxRequestHeadersTotalSize = 100 * (8190 + 2);
+        // Gunicorn's limit_request_fields; past it Kestrel answers 431.
+        limits.MaxRequestHeaderCount = requestLimits.Fields;
+        // Gunicorn bounds each field (limit_request_field_size), not their total: allow every
+        // field its full size; RequestPolicy checks each one.
+        limits.MaxRequestHeadersTotalSize = requestLimits.HeadersTotal;
+        // Wider than limit_request_line, which RequestPolicy checks with Gunicorn's 400.
+        limits.MaxRequestLineSize = RequestLimits.KestrelRequestLine;
 
         foreach (var fd in listenerFds)
             options.ListenHandle((ulong)fd, o => o.Protocols = HttpProtocols.Http1);

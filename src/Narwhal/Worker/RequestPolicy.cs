@@ -11,9 +11,6 @@ namespace Narwhal.Worker;
 /// </summary>
 internal static class RequestPolicy
 {
-    // Matches Gunicorn's default limit_request_field_size: one header line, name and value.
-    public const int LimitRequestFieldSize = 8190;
-
     // DANGER: control characters in a field value (RFC 9110 5.5) are how headers get
     // smuggled past proxies that split on them. HTAB is allowed; obs-text (0x80-0xFF) too.
     private static readonly SearchValues<char> ForbiddenInValue = SearchValues.Create(
@@ -30,6 +27,12 @@ internal static class RequestPolicy
     /// <summary>The status to reject the request with, or 0 to let it through.</summary>
     public static int Check(IHttpRequestFeature request)
     {
+        var limits = RequestLimits.Current;
+        // Gunicorn's limit_request_line: the line without its CRLF. Too long is a 400 there.
+        if (limits.RequestLine > 0
+            && request.Method.Length + request.RawTarget.Length + request.Protocol.Length + 2 > limits.RequestLine)
+            return StatusCodes.Status400BadRequest;
+        var fieldSize = limits.FieldSize;
         var headers = request.Headers;
         foreach (var (name, values) in headers)
         {
@@ -37,7 +40,8 @@ internal static class RequestPolicy
             {
                 if (value is null) continue;
                 if (value.AsSpan().ContainsAny(ForbiddenInValue)) return StatusCodes.Status400BadRequest;
-                if (name.Length + 2 + value.Length > LimitRequestFieldSize) return StatusCodes.Status431RequestHeaderFieldsTooLarge;
+                // As Gunicorn counts it: the whole line with its CRLF ("Name: value\r\n").
+                if (name.Length + 2 + value.Length + 2 > fieldSize) return StatusCodes.Status431RequestHeaderFieldsTooLarge;
             }
         }
 
