@@ -61,3 +61,30 @@ def test_default_field_size_allows_long_fields_up_to_8190(serve):
     assert status_of(server, b"GET / HTTP/1.1\r\nHost: x\r\n" + fits + b"Connection: close\r\n\r\n") == (200, b"hello")
     over = b"X-Long: " + b"v" * (8190 - 8 - 1) + b"\r\n"
     assert status_of(server, b"GET / HTTP/1.1\r\nHost: x\r\n" + over + b"Connection: close\r\n\r\n")[0] == 431
+
+
+def environ_value(server, key, headers):
+    s = server.connect()
+    s.sendall(b"GET /environ/" + key + b" HTTP/1.1\r\nHost: x\r\n" + headers + b"Connection: close\r\n\r\n")
+    r = read_response(s.makefile("rb"))
+    s.close()
+    return r[0], r[4]
+
+
+def test_header_map_drop_is_the_default(serve):
+    server = serve("logapp:app")
+    assert environ_value(server, b"HTTP_X_USER", b"X_User: forged\r\n") == (200, b"<absent>")
+    assert environ_value(server, b"HTTP_X_USER", b"X-User: alice\r\nX_User: forged\r\n") == (200, b"alice")
+
+
+def test_header_map_refuse(serve):
+    server = serve("logapp:app", "--header-map", "refuse")
+    assert environ_value(server, b"HTTP_X_USER", b"X-User: alice\r\n") == (200, b"alice")
+    status, body = environ_value(server, b"HTTP_X_USER", b"X_User: forged\r\n")
+    assert status == 400 and b"forged" not in body
+
+
+def test_header_map_dangerous_joins_colliding_names(serve):
+    server = serve("logapp:app", "--header-map", "dangerous")
+    assert environ_value(server, b"HTTP_X_USER", b"X_User: forged\r\n") == (200, b"forged")
+    assert environ_value(server, b"HTTP_X_USER", b"X-User: alice\r\nX_User: forged\r\n") == (200, b"alice,forged")

@@ -192,7 +192,7 @@ def test_missing_explicit_config_file_is_an_error(tmp_path):
     (["--certfile", "x.pem"], "certfile = x.pem: Narwhal does not serve TLS yet"),
     (["--paste", "development.ini"], "paste = development.ini: Narwhal does not load PasteDeploy"),
     (["--permit-obsolete-folding"], "permit_obsolete_folding = True: Narwhal applies Gunicorn's default"),
-    (["--header-map", "dangerous"], "header_map = dangerous"),
+    (["--strip-header-spaces"], "strip_header_spaces = True"),
     (["--dirty-app", "ml:Model"], "dirty_apps = ['ml:Model']: Narwhal has no dirty arbiters"),
     (["--http-protocols", "h2,h1"], "http_protocols = h2,h1: Narwhal does not serve HTTP/2 yet"),
     (["--proxy-protocol=v2"], "proxy_protocol = v2"),

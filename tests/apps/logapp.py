@@ -18,6 +18,8 @@ def app(environ, start_response):
         body = b"printed"
     elif path == "/raise":
         raise RuntimeError("the app failed on purpose")
+    elif path.startswith("/environ/"):
+        body = str(environ.get(path[9:], "<absent>")).encode()
     elif path == "/scheme":
         body = environ["wsgi.url_scheme"].encode()
     elif path == "/mark":

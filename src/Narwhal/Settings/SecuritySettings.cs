@@ -101,7 +101,6 @@ internal static class SecuritySettings
     {
         Name = "header_map", Section = Sections.ServerMechanics, Cli = ["--header-map"],
         Default = () => "drop", Validate = raw => Validators.OneOfIgnoreCase(raw, "drop", "refuse", "dangerous"),
-        Honour = v => v == "drop" ? null : NotYet,
         Desc = "How header names that cannot map to an environ key unambiguously (with '_') are treated: drop, refuse or dangerous.",
     });
 

@@ -34,8 +34,11 @@ internal static class RequestPolicy
             return StatusCodes.Status400BadRequest;
         var fieldSize = limits.FieldSize;
         var headers = request.Headers;
+        var refuseUnderscore = Wsgi.HeaderMap.Mode == Wsgi.HeaderMapMode.Refuse;
         foreach (var (name, values) in headers)
         {
+            // header_map=refuse: a name that cannot map to an environ key unambiguously.
+            if (refuseUnderscore && name.Contains('_')) return StatusCodes.Status400BadRequest;
             foreach (var value in values)
             {
                 if (value is null) continue;

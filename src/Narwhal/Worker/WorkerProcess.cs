@@ -58,6 +58,7 @@ internal static partial class WorkerProcess
         var python = new PythonThreads(runtime, threads);
         Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
         ProxyTrust.Current = ProxyTrust.From(config);
+        HeaderMap.Mode = HeaderMap.Parse(config.Get(SecuritySettings.HeaderMap));
         var state = new WorkerStatus(heartbeat, () => python.InFlight);
         var maxRequests = config.Get(ProcessSettings.MaxRequests);
         if (maxRequests > 0)

@@ -88,14 +88,25 @@ internal sealed class EnvironBuilder
             Set(d, _scriptNameKey, _scriptName);
 
             string? host = null;
+            // header_map=dangerous only: environ keys already set, to join colliding names.
+            Dictionary<string, string>? mapped = HeaderMap.Mode == HeaderMapMode.Dangerous ? new(StringComparer.Ordinal) : null;
             foreach (var (name, values) in x.RequestHeaders)
             {
                 var value = values.Count == 1 ? values[0] ?? "" : string.Join(',', values.ToArray());
                 if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)) { Set(d, _contentType, value); continue; }
                 if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) { Set(d, _contentLength, value); continue; }
                 if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) host = value;
+                if (mapped != null)
+                {
+                    var key = EnvironKey(name);
+                    value = mapped.TryGetValue(key, out var earlier) ? earlier + "," + value : value;
+                    mapped[key] = value;
+                    SetHeader(d, name, value);
+                    continue;
+                }
                 // Gunicorn's default header_map="drop": a name with '_' could pose as one with
-                // '-' once both become HTTP_*, so it never reaches the app.
+                // '-' once both become HTTP_*, so it never reaches the app. (With "refuse" the
+                // request was already a 400.)
                 if (name.Contains('_')) continue;
                 SetHeader(d, name, value);
             }
@@ -151,13 +162,19 @@ internal sealed class EnvironBuilder
         if (Native.PyDict_SetItem(d, _pathInfo.Handle, value.Handle) != 0) throw PythonException.Fetch();
     }
 
+    /// <summary>HTTP_ and the name upper-cased with '-' as '_', as Gunicorn builds it.</summary>
+    private static string EnvironKey(string name)
+    {
+        var sb = new StringBuilder("HTTP_", name.Length + 5);
+        foreach (var c in name) sb.Append(c == '-' ? '_' : char.ToUpperInvariant(c));
+        return sb.ToString();
+    }
+
     private void SetHeader(nint d, string name, string value)
     {
         if (!_headerKeys.TryGetValue(name, out var key))
         {
-            var sb = new StringBuilder("HTTP_", name.Length + 5);
-            foreach (var c in name) sb.Append(c == '-' ? '_' : char.ToUpperInvariant(c));
-            key = Interop.Interned(sb.ToString());
+            key = Interop.Interned(EnvironKey(name));
             if (_headerKeys.Count < MaxCachedHeaderKeys) _headerKeys[name] = key;
             else
             {
