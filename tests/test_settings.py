@@ -189,7 +189,7 @@ def test_missing_explicit_config_file_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("args, expected", [
     (["-k", "gevent"], "worker_class = gevent: Narwhal serves WSGI apps with its own threaded worker"),
-    (["--certfile", "x.pem"], "certfile = x.pem: Narwhal does not serve TLS yet"),
+    (["--certfile", "x.pem"], "certfile = x.pem: 'x.pem' does not exist"),
     (["--paste", "development.ini"], "paste = development.ini: Narwhal does not load PasteDeploy"),
     (["--permit-obsolete-folding"], "permit_obsolete_folding = True: Narwhal applies Gunicorn's default"),
     (["--strip-header-spaces"], "strip_header_spaces = True"),

@@ -58,7 +58,7 @@ internal static class HookSettings
         "Called in the master just before it exits, with the arbiter.");
     public static readonly Setting<string> SslContext = Hook("ssl_context", 2,
         "Called when a TLS context is needed, with the config and a factory of the default context; returns the context.",
-        "Only called with TLS, which Narwhal does not serve yet (certfile and keyfile are refused).");
+        "Never called: Narwhal's TLS is Kestrel's, configured by certfile, keyfile, ca_certs and cert_reqs; with certfile set, defining it is refused.");
 
     // Dirty arbiter hooks (Gunicorn 25): called only with dirty_apps, which Narwhal refuses.
     public static readonly Setting<string> OnDirtyStarting = Hook("on_dirty_starting", 1,

@@ -1,18 +1,17 @@
 namespace Narwhal.Settings;
 
-/// <summary>Gunicorn's SSL section. TLS is not served yet: a certificate or key is refused at start-up, never ignored.</summary>
+/// <summary>Gunicorn's SSL section, served by Kestrel's TLS (see <see cref="Worker.TlsSetup"/>).</summary>
 internal static class SslSettings
 {
-    private const string NoTls = "Narwhal does not serve TLS yet; terminate TLS in a proxy in front of it";
-
     private static Setting<string> File(string name, string flag, string desc) => SettingsRegistry.Add(new Setting<string>
     {
         Name = name, Section = Sections.Ssl, Cli = [flag], Meta = "FILE",
-        Default = () => "", Validate = raw => raw.Trim(), Honour = v => v.Length == 0 ? null : NoTls, Desc = desc,
+        Default = () => "", Validate = raw => raw.Trim(), Desc = desc,
+        Honour = v => v.Length == 0 || System.IO.File.Exists(v) ? null : $"'{v}' does not exist",
     });
 
-    public static readonly Setting<string> KeyFile = File("keyfile", "--keyfile", "SSL key file.");
-    public static readonly Setting<string> CertFile = File("certfile", "--certfile", "SSL certificate file.");
+    public static readonly Setting<string> KeyFile = File("keyfile", "--keyfile", "SSL key file (PEM). May be left out when certfile holds the key.");
+    public static readonly Setting<string> CertFile = File("certfile", "--certfile", "SSL certificate file (PEM, with its chain). Setting it serves HTTPS: wsgi.url_scheme is https.");
 
     public static readonly Setting<string> SslVersion = SettingsRegistry.Add(new Setting<string>
     {
@@ -26,8 +25,7 @@ internal static class SslSettings
     {
         Name = "cert_reqs", Section = Sections.Ssl, Cli = ["--cert-reqs"],
         Default = () => 0, Validate = raw => Validators.OneOf(raw.Trim(), "0", "1", "2") is var v ? int.Parse(v) : 0,
-        Honour = v => v == 0 ? null : NoTls,
-        Desc = "Whether a client certificate is required: 0 no, 1 optional, 2 required.",
+        Desc = "Whether a client certificate is asked for: 0 no, 1 optional, 2 required; it must chain to ca_certs.",
     });
 
     public static readonly Setting<string> CaCerts = File("ca_certs", "--ca-certs", "CA certificates file.");
@@ -49,7 +47,8 @@ internal static class SslSettings
     public static readonly Setting<string> Ciphers = SettingsRegistry.Add(new Setting<string>
     {
         Name = "ciphers", Section = Sections.Ssl, Cli = ["--ciphers"],
-        Default = () => "", Validate = raw => raw.Trim(), Honour = v => v.Length == 0 ? null : NoTls,
+        Default = () => "", Validate = raw => raw.Trim(),
+        Honour = v => v.Length == 0 ? null : "Narwhal uses the system's TLS cipher policy (OpenSSL's defaults) and cannot take a cipher list yet",
         Desc = "The TLS cipher suites, in OpenSSL cipher list format.",
     });
 

@@ -86,7 +86,8 @@ internal sealed class KestrelExchange : WsgiExchange
     }
 
     private void ResolveScheme() =>
-        _scheme = ProxyTrust.Current.Scheme(_request.Headers, _connection.RemoteIpAddress, out _schemeConflict) ?? _request.Scheme;
+        _scheme = ProxyTrust.Current.Scheme(_request.Headers, _connection.RemoteIpAddress, out _schemeConflict)
+            ?? (_features.Get<ITlsConnectionFeature>() != null ? "https" : "http");
     public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders => _request.Headers;
 
     public override (string Address, int Port)? Remote =>

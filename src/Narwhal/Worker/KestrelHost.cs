@@ -1,4 +1,5 @@
 using System.Text;
+using System.Net.Security;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -29,7 +30,8 @@ internal sealed class KestrelHost : IAsyncDisposable
     public void StopAccepting(bool takeBacklog) => _transport.StopAccepting(takeBacklog);
 
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
-    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestLimits requestLimits, PythonThreads python)
+    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestLimits requestLimits,
+        SslServerAuthenticationOptions? tls, PythonThreads python)
     {
         var services = new ServiceCollection().AddLogging().BuildServiceProvider();
         var loggerFactory = new LoggerFactory([new KestrelLogForwarder()]);
@@ -59,7 +61,11 @@ internal sealed class KestrelHost : IAsyncDisposable
         limits.MaxRequestLineSize = RequestLimits.KestrelRequestLine;
 
         foreach (var fd in listenerFds)
-            options.ListenHandle((ulong)fd, o => o.Protocols = HttpProtocols.Http1);
+            options.ListenHandle((ulong)fd, o =>
+            {
+                o.Protocols = HttpProtocols.Http1;
+                if (tls != null) o.Use(next => new TlsConnection(next, tls, TimeSpan.FromSeconds(10)).OnConnectionAsync);
+            });
 
         var transport = new InheritedListeners(loggerFactory, python);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Security;
 using System.Runtime.InteropServices;
 using Narwhal.Logging;
 using Narwhal.Master;
@@ -73,7 +74,17 @@ internal static partial class WorkerProcess
 
         var drain = new DrainSignal();
         RequestLimits.Current = RequestLimits.From(config);
-        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), RequestLimits.Current, python);
+        SslServerAuthenticationOptions? tls;
+        try
+        {
+            tls = TlsSetup.From(config);
+        }
+        catch (ConfigException e)
+        {
+            ErrorLog.Error(e.Message);
+            return Program.ExitWorkerBootError;
+        }
+        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), RequestLimits.Current, tls, python);
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
         python.Start();
         host.StartAsync(new WsgiHttpApplication(python, drain), CancellationToken.None).GetAwaiter().GetResult();

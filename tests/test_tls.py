@@ -1,0 +1,88 @@
+"""TLS with Gunicorn's settings: certfile/keyfile serve HTTPS (wsgi.url_scheme https);
+cert_reqs with ca_certs asks for client certificates. Real certificates made by openssl,
+real clients (curl, requests)."""
+
+import subprocess
+import textwrap
+
+import pytest
+import requests
+
+from conftest import APPS, run_narwhal
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA, a server certificate for 127.0.0.1 signed by it, a client certificate signed by
+    it, and a self-signed client certificate the server must not accept."""
+    d = tmp_path_factory.mktemp("pki")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=Narwhal Test CA", cwd=d)
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, subject in (("server", "/CN=localhost"), ("client", "/CN=client")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "%s.key" % name, "-out", "%s.csr" % name,
+                "-subj", subject, cwd=d)
+        extra = ["-extfile", "server.ext"] if name == "server" else []
+        openssl("x509", "-req", "-in", "%s.csr" % name, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "%s.pem" % name, "-days", "2", *extra, cwd=d)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rogue.key", "-out", "rogue.pem",
+            "-days", "2", "-subj", "/CN=rogue", cwd=d)
+    return d
+
+
+def curl(url, *args):
+    r = subprocess.run(["curl", "-s", "-S", "--max-time", "10", *args, url], capture_output=True, text=True)
+    return r.returncode, r.stdout
+
+
+def test_https_with_certfile_and_keyfile(serve, pki):
+    server = serve("logapp:app", "--certfile", str(pki / "server.pem"), "--keyfile", str(pki / "server.key"))
+    url = "https://127.0.0.1:%d" % server.port
+    r = requests.get(url + "/scheme", verify=str(pki / "ca.pem"))
+    assert (r.status_code, r.text) == (200, "https")
+    assert requests.get(url + "/environ/SERVER_PORT", verify=str(pki / "ca.pem")).text == str(server.port)
+    # Keep-alive over TLS: several requests on one connection.
+    with requests.Session() as s:
+        assert [s.get(url + "/", verify=str(pki / "ca.pem")).text for _ in range(3)] == ["hello"] * 3
+    # A client that does not trust the certificate fails the handshake.
+    code, _ = curl(url + "/")
+    assert code != 0
+
+
+def test_client_certificates_required(serve, pki):
+    server = serve("logapp:app", "--certfile", str(pki / "server.pem"), "--keyfile", str(pki / "server.key"),
+                   "--cert-reqs", "2", "--ca-certs", str(pki / "ca.pem"))
+    url = "https://127.0.0.1:%d/" % server.port
+    ca = ["--cacert", str(pki / "ca.pem")]
+    assert curl(url, *ca, "--cert", str(pki / "client.pem"), "--key", str(pki / "client.key")) == (0, "hello")
+    assert curl(url, *ca)[0] != 0                                                          # no certificate
+    assert curl(url, *ca, "--cert", str(pki / "rogue.pem"), "--key", str(pki / "rogue.key"))[0] != 0  # not from ca_certs
+
+
+def test_client_certificates_optional(serve, pki):
+    server = serve("logapp:app", "--certfile", str(pki / "server.pem"), "--keyfile", str(pki / "server.key"),
+                   "--cert-reqs", "1", "--ca-certs", str(pki / "ca.pem"))
+    url = "https://127.0.0.1:%d/" % server.port
+    ca = ["--cacert", str(pki / "ca.pem")]
+    assert curl(url, *ca) == (0, "hello")
+    assert curl(url, *ca, "--cert", str(pki / "client.pem"), "--key", str(pki / "client.key")) == (0, "hello")
+
+
+def test_tls_errors_are_clear(pki, tmp_path):
+    r = run_narwhal("--certfile", str(tmp_path / "missing.pem"), "logapp:app")
+    assert r.returncode == 1 and "certfile" in r.stderr and "does not exist" in r.stderr
+    (tmp_path / "gunicorn.conf.py").write_text(textwrap.dedent("""
+        pythonpath = %r
+        certfile = %r
+        keyfile = %r
+        def ssl_context(config, default_ssl_context_factory):
+            return default_ssl_context_factory()
+    """ % (str(APPS), str(pki / "server.pem"), str(pki / "server.key"))))
+    r = run_narwhal("logapp:app", cwd=tmp_path)
+    assert r.returncode == 1 and "ssl_context" in r.stderr and "certfile, keyfile, ca_certs and cert_reqs" in r.stderr
+    r = run_narwhal("--certfile", str(pki / "server.pem"), "--ciphers", "ECDHE+AESGCM", "logapp:app")
+    assert r.returncode == 1 and "ciphers" in r.stderr
