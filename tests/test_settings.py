@@ -194,7 +194,6 @@ def test_missing_explicit_config_file_is_an_error(tmp_path):
     (["--permit-obsolete-folding"], "permit_obsolete_folding = True: Narwhal applies Gunicorn's default"),
     (["--strip-header-spaces"], "strip_header_spaces = True"),
     (["--dirty-app", "ml:Model"], "dirty_apps = ['ml:Model']: Narwhal has no dirty arbiters"),
-    (["--http-protocols", "h2,h1"], "http_protocols = h2,h1: Narwhal does not serve HTTP/2 yet"),
     (["--proxy-protocol=v2"], "proxy_protocol = v2"),
 ])
 def test_settings_narwhal_cannot_honour_are_refused_with_the_reason(args, expected):
@@ -219,6 +218,8 @@ def test_served_worker_classes_are_accepted():
 def test_usage_errors_exit_2_and_suggest_the_flag():
     r = run_narwhal("--access-logfle", "-", "hello:app")
     assert r.returncode == 2 and "did you mean --access-logfile?" in r.stderr
+    r = run_narwhal("--http2-max-frame-size", "100", "hello:app")
+    assert r.returncode == 2 and "'100' is out of range (allowed: 16384 to 16777215)" in r.stderr
     r = run_narwhal("hello:app", env={"GUNICORN_CMD_ARGS": "--workers three"})
     assert r.returncode == 2 and "GUNICORN_CMD_ARGS" in r.stderr and "'three' is not a positive integer" in r.stderr
 

@@ -12,7 +12,6 @@ internal static class RecentGunicornSettings
     private const string Http2Section = Sections.Http2;
     private const string NoDirty = "Narwhal has no dirty arbiters; run long blocking work in a task queue or a separate service";
     private const string NoControl = "Narwhal has no control socket (gunicornc); manage it with signals (HUP, TTIN, TTOU, USR1)";
-    private const string NoHttp2Yet = "Narwhal does not serve HTTP/2 yet";
 
     public static readonly Setting<List<string>> DirtyApps = SettingsRegistry.Add(new Setting<List<string>>
     {
@@ -59,21 +58,30 @@ internal static class RecentGunicornSettings
     public static readonly Setting<string> HttpProtocols = SettingsRegistry.Add(new Setting<string>
     {
         Name = "http_protocols", Section = Http2Section, Cli = ["--http-protocols"], Meta = "STRING",
-        Default = () => "h1", EmptyIsNone = false, Validate = raw => raw.Trim(),
-        Honour = v => v.Replace(" ", "") is "h1" ? null : NoHttp2Yet,
-        Desc = "The HTTP versions offered, in order of preference: 'h1', or 'h2,h1' for HTTP/2 over TLS.",
+        Default = () => "h1", EmptyIsNone = false,
+        Validate = raw => Worker.HttpVersions.Parse(raw) is { Count: > 0 } versions && versions.All(Worker.HttpVersions.Known.Contains)
+            ? raw.Trim() : throw new SettingValueException($"'{raw}' is not a list of HTTP versions (allowed: h1, h2, comma-separated)"),
+        Desc = "The HTTP versions offered, in order of preference: 'h1'; 'h2,h1' (HTTP/2 over TLS, chosen by ALPN); 'h2' (HTTP/2 only, which on a cleartext bind is h2c prior knowledge).",
+        Narwhal = "HTTP/2 is Kestrel's; the http2_* settings set its limits.",
     });
 
-    private static Setting<int> Http2Int(string name, string flag, int def, string desc) => SettingsRegistry.Add(new Setting<int>
+    private static Setting<int> Http2Int(string name, string flag, int def, int min, int max, string desc) => SettingsRegistry.Add(new Setting<int>
     {
         Name = name, Section = Http2Section, Cli = [flag], Meta = "INT",
-        Default = () => def, Validate = Validators.PositiveInt, Honour = v => v == def ? null : NoHttp2Yet, Desc = desc,
+        Default = () => def, Desc = desc,
+        // The ranges RFC 9113 (and Kestrel) allow.
+        Validate = raw => Validators.PositiveInt(raw) is var v && v >= min && v <= max ? v
+            : throw new SettingValueException($"'{raw}' is out of range (allowed: {min} to {max})"),
     });
 
-    public static readonly Setting<int> Http2MaxConcurrentStreams = Http2Int("http2_max_concurrent_streams", "--http2-max-concurrent-streams", 100, "HTTP/2: streams at once per connection.");
-    public static readonly Setting<int> Http2InitialWindowSize = Http2Int("http2_initial_window_size", "--http2-initial-window-size", 65535, "HTTP/2: initial flow-control window, bytes.");
-    public static readonly Setting<int> Http2MaxFrameSize = Http2Int("http2_max_frame_size", "--http2-max-frame-size", 16384, "HTTP/2: largest frame payload, bytes.");
-    public static readonly Setting<int> Http2MaxHeaderListSize = Http2Int("http2_max_header_list_size", "--http2-max-header-list-size", 65536, "HTTP/2: largest header list, bytes.");
+    public static readonly Setting<int> Http2MaxConcurrentStreams = Http2Int("http2_max_concurrent_streams", "--http2-max-concurrent-streams", 100, 1, int.MaxValue,
+        "HTTP/2: streams at once per connection.");
+    public static readonly Setting<int> Http2InitialWindowSize = Http2Int("http2_initial_window_size", "--http2-initial-window-size", 65535, 65535, int.MaxValue,
+        "HTTP/2: initial flow-control window of each stream, bytes.");
+    public static readonly Setting<int> Http2MaxFrameSize = Http2Int("http2_max_frame_size", "--http2-max-frame-size", 16384, 16384, 16777215,
+        "HTTP/2: largest frame payload, bytes.");
+    public static readonly Setting<int> Http2MaxHeaderListSize = Http2Int("http2_max_header_list_size", "--http2-max-header-list-size", 65536, 1, int.MaxValue,
+        "HTTP/2: largest header list, bytes.");
 
     public static readonly Setting<string> HttpParser = SettingsRegistry.Add(new Setting<string>
     {

@@ -233,6 +233,8 @@ internal sealed class KestrelExchange : WsgiExchange
     /// <summary>Finishes the response on a Kestrel thread once Python is done with it.</summary>
     public async Task FinishAsync()
     {
+        if (!_bodyFailed && _outcome != WsgiOutcome.Abort && HttpProtocol.IsHttp2(_request.Protocol))
+            await DrainUnreadBodyAsync();
         if (_bodyFailed || _outcome == WsgiOutcome.Abort)
         {
             // Bad body framing or a failure after the headers went out: close without more
@@ -251,6 +253,37 @@ internal sealed class KestrelExchange : WsgiExchange
             // unflushed, Kestrel would turn the short response into a 500).
             try { await _body.Writer.FlushAsync(); }
             catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException) { Abort(); }
+        }
+
+    }
+
+    // What the server reads and discards of a request body the app left unread on HTTP/2.
+    private const int MaxDrain = 1024 * 1024;
+
+    /// <summary>
+    /// On HTTP/2 the client cannot finish sending a body the app never read (flow control
+    /// stalls it) and the stream never ends; Kestrel drains such bodies only on HTTP/1.1.
+    /// What is left of the body is read, up to 1 MiB and 5 s, as Gunicorn reads the rest of
+    /// a body; past that the stream is reset and the client sees an error for that request.
+    /// </summary>
+    private async Task DrainUnreadBodyAsync()
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            long drained = 0;
+            int n;
+            while ((n = await _request.Body.ReadAsync(buffer, timeout.Token)) > 0)
+                if ((drained += n) > MaxDrain) { Abort(); return; }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException or ObjectDisposedException)
+        {
+            Abort();
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

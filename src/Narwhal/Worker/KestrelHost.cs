@@ -31,7 +31,7 @@ internal sealed class KestrelHost : IAsyncDisposable
 
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
     public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestLimits requestLimits,
-        SslServerAuthenticationOptions? tls, PythonThreads python)
+        SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, PythonThreads python)
     {
         var services = new ServiceCollection().AddLogging().BuildServiceProvider();
         var loggerFactory = new LoggerFactory([new KestrelLogForwarder()]);
@@ -59,11 +59,17 @@ internal sealed class KestrelHost : IAsyncDisposable
         limits.MaxRequestHeadersTotalSize = requestLimits.HeadersTotal;
         // Wider than limit_request_line, which RequestPolicy checks with Gunicorn's 400.
         limits.MaxRequestLineSize = RequestLimits.KestrelRequestLine;
+        limits.Http2.MaxStreamsPerConnection = http2.MaxStreams;
+        limits.Http2.InitialStreamWindowSize = http2.InitialWindowSize;
+        // The connection window must be at least each stream's.
+        limits.Http2.InitialConnectionWindowSize = Math.Max(limits.Http2.InitialConnectionWindowSize, http2.InitialWindowSize);
+        limits.Http2.MaxFrameSize = http2.MaxFrameSize;
+        limits.Http2.MaxRequestHeaderFieldSize = http2.MaxHeaderListSize;
 
         foreach (var fd in listenerFds)
             options.ListenHandle((ulong)fd, o =>
             {
-                o.Protocols = HttpProtocols.Http1;
+                o.Protocols = protocols;
                 if (tls != null) o.Use(next => new TlsConnection(next, tls, TimeSpan.FromSeconds(10)).OnConnectionAsync);
             });
 

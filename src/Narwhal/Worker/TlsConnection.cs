@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Narwhal.Logging;
 
 namespace Narwhal.Worker;
@@ -35,6 +36,7 @@ internal sealed class TlsConnection(ConnectionDelegate next, SslServerAuthentica
         var feature = new TlsFeature(ssl);
         context.Features.Set<ITlsConnectionFeature>(feature);
         context.Features.Set<ITlsHandshakeFeature>(feature);
+        context.Features.Set<ITlsApplicationProtocolFeature>(feature);
         context.Transport = new Pipe(PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true)),
                                      PipeWriter.Create(ssl, new StreamPipeWriterOptions(leaveOpen: true)));
         try
@@ -79,8 +81,11 @@ internal sealed class TlsConnection(ConnectionDelegate next, SslServerAuthentica
     }
 
     /// <summary>What the request sees of the TLS session (client certificate, protocol).</summary>
-    private sealed class TlsFeature(SslStream ssl) : ITlsConnectionFeature, ITlsHandshakeFeature
+    private sealed class TlsFeature(SslStream ssl) : ITlsConnectionFeature, ITlsHandshakeFeature, ITlsApplicationProtocolFeature
     {
+        /// <summary>What ALPN agreed on (h2 or http/1.1): Kestrel picks the HTTP version from it.</summary>
+        public ReadOnlyMemory<byte> ApplicationProtocol => ssl.NegotiatedApplicationProtocol.Protocol;
+
         public X509Certificate2? ClientCertificate
         {
             get => ssl.RemoteCertificate as X509Certificate2;

@@ -37,7 +37,7 @@ internal static class TlsSetup
             // TLS 1.2 and 1.3; Gunicorn's ssl_version is deprecated and ignored, as here.
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             ClientCertificateRequired = certReqs != 0,
-            ApplicationProtocols = [SslApplicationProtocol.Http11],
+            ApplicationProtocols = HttpVersions.Alpn(config),
         };
         var caCerts = config.Get(SslSettings.CaCerts);
         if (certReqs != 0)

@@ -84,7 +84,8 @@ internal static partial class WorkerProcess
             ErrorLog.Error(e.Message);
             return Program.ExitWorkerBootError;
         }
-        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), RequestLimits.Current, tls, python);
+        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), RequestLimits.Current, tls,
+            HttpVersions.Kestrel(config), HttpVersions.Tuning(config), python);
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
         python.Start();
         host.StartAsync(new WsgiHttpApplication(python, drain), CancellationToken.None).GetAwaiter().GetResult();
