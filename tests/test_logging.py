@@ -39,6 +39,7 @@ def requests_for_comparison(port):
     s = requests.Session()
     s.get(base + "/")
     s.get(base + "/path/with%20space?q=1&r=two", headers={"User-Agent": 'agent "quoted"', "Referer": "http://ref.example/"})
+    s.get(base + "/caf%C3%A9/%41?x#frag")  # U is PATH_INFO: percent-decoded to latin-1
     s.get(base + "/status/404", headers={"Authorization": auth})
     s.post(base + "/", data=b"x" * 100, headers={"User-Agent": "poster"})
     s.get(base + "/raise", headers={"User-Agent": "crasher"})

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Primitives;
+using Narwhal.Wsgi;
 
 namespace Narwhal.Logging;
 
@@ -91,26 +92,15 @@ internal sealed class AccessRecord
         return found;
     }
 
+    /// <summary>PATH_INFO as the environ has it: the target's path, percent-decoded to latin-1 (PEP 3333).</summary>
     private string PathInfo()
     {
-        var path = RawUri.Split('?', 2)[0];
-        if (path.StartsWith("http://") || path.StartsWith("https://"))
-        {
-            var slash = path.IndexOf('/', path.IndexOf("//", StringComparison.Ordinal) + 2);
-            path = slash < 0 ? "/" : path[slash..];
-        }
-        // PATH_INFO is percent-decoded as latin-1 (PEP 3333), as Gunicorn's environ has it.
-        var bytes = Uri.UnescapeDataString(path.Replace("+", "%2B"));
-        return bytes;
+        var path = RequestTarget.Split(RawUri).Path;
+        var bytes = new byte[path.Length];
+        return Encoding.Latin1.GetString(bytes, 0, RequestTarget.PercentDecode(path, bytes));
     }
 
-    private string Query()
-    {
-        var q = RawUri.IndexOf('?');
-        if (q < 0) return "";
-        var hash = RawUri.IndexOf('#', q);
-        return hash < 0 ? RawUri[(q + 1)..] : RawUri[(q + 1)..hash];
-    }
+    private string Query() => RequestTarget.Split(RawUri).Query;
 
     /// <summary>The user of HTTP basic authentication, as Gunicorn's atom 'u' reads it.</summary>
     private string? User()

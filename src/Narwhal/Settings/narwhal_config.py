@@ -210,7 +210,7 @@ class Log:
 
     def _emit(self, level, msg, args, exc_info=False):
         if _logger is not None:
-            getattr(_logger, "log")(level if level != EXCEPTION else ERROR, msg, *args, exc_info=exc_info)
+            _logger.log(level if level != EXCEPTION else ERROR, msg, *args, exc_info=exc_info)
             return
         text = (msg % args) if args else str(msg)
         if exc_info:

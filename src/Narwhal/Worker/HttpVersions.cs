@@ -4,15 +4,15 @@ using Narwhal.Settings;
 
 namespace Narwhal.Worker;
 
+/// <summary>The http2_* settings, as Kestrel's HTTP/2 limits take them.</summary>
+internal sealed record Http2Tuning(int MaxStreams, int InitialWindowSize, int MaxFrameSize, int MaxHeaderListSize);
+
 /// <summary>
 /// http_protocols ("h1", "h2,h1", "h2"): the HTTP versions Kestrel speaks on every bind, and
 /// the ALPN list offered over TLS, in the given order of preference. Cleartext HTTP/2 is
 /// prior knowledge (h2c) and needs "h2" alone: without ALPN, Kestrel serves HTTP/1.1 on a
 /// cleartext bind that allows both.
 /// </summary>
-/// <summary>The http2_* settings, as Kestrel's HTTP/2 limits take them.</summary>
-internal sealed record Http2Tuning(int MaxStreams, int InitialWindowSize, int MaxFrameSize, int MaxHeaderListSize);
-
 internal static class HttpVersions
 {
     public static readonly string[] Known = ["h1", "h2"];

@@ -254,7 +254,6 @@ internal sealed class KestrelExchange : WsgiExchange
             try { await _body.Writer.FlushAsync(); }
             catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException) { Abort(); }
         }
-
     }
 
     // What the server reads and discards of a request body the app left unread on HTTP/2.

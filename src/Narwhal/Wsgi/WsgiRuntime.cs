@@ -90,13 +90,18 @@ internal sealed class WsgiRuntime
     }
 
     private PyRef _environValues;
+    private PyRef _environKeys;
 
     /// <summary>The environ entries the access log format reads ({key}e atoms), after the app ran.</summary>
     private Dictionary<string, string> EnvironValues(nint environ, IReadOnlyList<string> keys)
     {
-        if (_environValues.IsNull) _environValues = Interop.GetAttr(_glue.Handle, "environ_values");
-        using var wanted = Interop.StrList(keys);
-        using var pairs = Interop.Call(_environValues.Handle, environ, wanted.Handle);
+        if (_environValues.IsNull)
+        {
+            // The format is fixed for the worker's life: the function and the key list are made once.
+            _environValues = Interop.GetAttr(_glue.Handle, "environ_values");
+            _environKeys = Interop.StrList(keys);
+        }
+        using var pairs = Interop.Call(_environValues.Handle, environ, _environKeys.Handle);
         var values = new Dictionary<string, string>();
         var n = Native.PyList_Size(pairs.Handle);
         for (nint i = 0; i < n; i++)
