@@ -27,8 +27,21 @@ def test_h2_over_tls_by_alpn_next_to_http11(serve, pki):
     ca = ["--cacert", str(pki / "ca.pem")]
     assert curl(base + "/environ/SERVER_PROTOCOL", "--http2", *ca) == ("HTTP/2", "2")
     assert curl(base + "/scheme", "--http2", *ca) == ("https", "2")
-    assert curl(base + "/", "--http2", *ca, "--data-binary", "x" * 100000) == ("hello", "2")
+    assert curl(base + "/read", "--http2", *ca, "--data-binary", "x" * 100000) == ("100000", "2")
     assert curl(base + "/environ/SERVER_PROTOCOL", "--http1.1", *ca) == ("HTTP/1.1", "1.1")
+
+
+def test_h2_body_the_app_leaves_unread(serve, pki, tmp_path):
+    """A body within body_buffer_size is received before the app runs, so the stream ends
+    cleanly. (nghttp: curl 7.88 itself sometimes drops the connection when a response ends
+    before its upload.) Larger unread bodies are drained; see the README's known limit."""
+    server = serve("logapp:app", *tls_args(pki), "--http-protocols", "h2,h1")
+    body = tmp_path / "body"
+    body.write_bytes(b"x" * 60000)
+    for _ in range(10):
+        r = subprocess.run(["nghttp", "-d", str(body), "https://127.0.0.1:%d/" % server.port],
+                           capture_output=True, text=True, timeout=20)
+        assert (r.returncode, r.stdout) == (0, "hello"), r.stderr
 
 
 def test_h1_only_by_default(serve, pki):

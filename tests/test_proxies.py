@@ -75,3 +75,40 @@ def test_secure_scheme_headers_from_the_config_file(serve, tmp_path):
 def test_bad_forwarded_allow_ips_names_the_setting(value, message):
     r = run_narwhal("--forwarded-allow-ips", value, "logapp:app")
     assert r.returncode == 2 and "--forwarded-allow-ips" in r.stderr and message in r.stderr, r.stderr
+
+
+def raw_get(server, target, *headers):
+    s = server.connect()
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % (target, "".join(h + "\r\n" for h in headers))).encode())
+    status, _, _, _, body = read_response(s)
+    return status, body.decode()
+
+
+def test_forwarder_headers_mount_the_app_below_the_proxys_prefix(serve):
+    """Gunicorn's defaults: a trusted front-end may send SCRIPT_NAME (and PATH_INFO)."""
+    server = serve("logapp:app")
+    assert raw_get(server, "/app/environ/SCRIPT_NAME", "SCRIPT_NAME: /app") == (200, "/app")
+    assert raw_get(server, "/app/environ/PATH_INFO", "SCRIPT_NAME: /app") == (200, "/environ/PATH_INFO")
+    assert raw_get(server, "/environ/HTTP_PATH_INFO", "PATH_INFO: /x") == (200, "/x")
+    # The path must start with the prefix the front-end gave.
+    assert raw_get(server, "/other/environ/SCRIPT_NAME", "SCRIPT_NAME: /app")[0] == 400
+
+
+def test_forwarder_headers_only_from_trusted_peers(serve):
+    server = serve("logapp:app", "--forwarded-allow-ips", "10.0.0.1")
+    assert raw_get(server, "/environ/SCRIPT_NAME", "SCRIPT_NAME: /app") == (200, "")
+    assert raw_get(server, "/environ/HTTP_PATH_INFO", "PATH_INFO: /x") == (200, "<absent>")
+
+
+def test_forwarder_headers_setting(serve):
+    server = serve("logapp:app", "--forwarder-headers", "X_TENANT")
+    assert raw_get(server, "/environ/HTTP_X_TENANT", "X_TENANT: blue") == (200, "blue")
+    assert raw_get(server, "/environ/SCRIPT_NAME", "SCRIPT_NAME: /app") == (200, "")
+    empty = serve("logapp:app", "--forwarder-headers", "")
+    assert raw_get(empty, "/environ/HTTP_PATH_INFO", "PATH_INFO: /x") == (200, "<absent>")
+
+
+def test_forwarder_headers_pass_header_map_refuse(serve):
+    server = serve("logapp:app", "--header-map", "refuse")
+    assert raw_get(server, "/app/environ/SCRIPT_NAME", "SCRIPT_NAME: /app") == (200, "/app")
+    assert raw_get(server, "/", "X_OTHER: 1")[0] == 400

@@ -20,6 +20,8 @@ def app(environ, start_response):
         raise RuntimeError("the app failed on purpose")
     elif path.startswith("/environ/"):
         body = str(environ.get(path[9:], "<absent>")).encode()
+    elif path == "/read":
+        body = str(len(environ["wsgi.input"].read())).encode()
     elif path == "/scheme":
         body = environ["wsgi.url_scheme"].encode()
     elif path == "/mark":

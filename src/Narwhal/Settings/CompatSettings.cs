@@ -24,8 +24,8 @@ internal static class CompatSettings
     {
         Name = "worker_connections", Section = Sections.WorkerProcesses, Cli = ["--worker-connections"], Meta = "INT",
         Default = () => 1000, Validate = Validators.NonNegativeInt,
-        Honour = v => v == 1000 ? null : "Narwhal does not bound connections per worker yet; keep the default 1000",
-        Desc = "The maximum number of simultaneous clients per worker.",
+        Desc = "The maximum number of simultaneous connections per worker; past it a new connection gets a 503 and is closed. 0 for no limit.",
+        Narwhal = "Gunicorn's sync worker ignores it and its gthread worker leaves extra connections waiting; Narwhal answers them with a 503.",
     });
 
     public static readonly Setting<bool> Sendfile = SettingsRegistry.Add(new Setting<bool>

@@ -1,14 +1,12 @@
 namespace Narwhal.Settings;
 
 /// <summary>
-/// Request limits, header handling and proxy trust: Gunicorn's Security section and the
-/// HTTP-parsing part of Server Mechanics. Limits and proxy trust are honoured; for the
-/// header-handling flags, forwarder_headers and the PROXY protocol Narwhal applies
-/// Gunicorn's defaults and refuses other values until the HTTP front can honour them exactly.
+/// Request limits, header handling, proxy trust and slow-client limits: Gunicorn's Security
+/// section, the HTTP-parsing part of Server Mechanics, and Narwhal's own timeouts for clients
+/// that send slowly (Gunicorn has none; its sync worker is pinned by such a client).
 /// </summary>
 internal static class SecuritySettings
 {
-    private const string NotYet = "Narwhal applies Gunicorn's default for this setting and cannot honour another value yet";
 
     private static Setting<int> Limit(string name, string flag, int def, string desc) => SettingsRegistry.Add(new Setting<int>
     {
@@ -16,10 +14,17 @@ internal static class SecuritySettings
         Default = () => def, Validate = Validators.NonNegativeInt, Desc = desc,
     });
 
-    private static Setting<bool> Flag(string name, string desc) => SettingsRegistry.Add(new Setting<bool>
+    private static Setting<bool> Flag(string name, string desc, string? refusal = null) => SettingsRegistry.Add(new Setting<bool>
     {
         Name = name, Section = Sections.ServerMechanics, Cli = ["--" + name.Replace('_', '-')], Action = CliAction.StoreTrue,
-        Default = () => false, Validate = Validators.Bool, Honour = v => v ? NotYet : null, Desc = desc,
+        Default = () => false, Validate = Validators.Bool, Honour = v => v ? refusal : null, Desc = desc,
+    });
+
+    private static Setting<int> Seconds(string name, int def, string desc) => SettingsRegistry.Add(new Setting<int>
+    {
+        Name = name, Section = Sections.Security, Cli = ["--" + name.Replace('_', '-')], Meta = "INT",
+        Default = () => def, Validate = Validators.NonNegativeInt, Desc = desc,
+        Narwhal = "Narwhal only: Gunicorn has no such limit.",
     });
 
     public static readonly Setting<int> LimitRequestLine = Limit("limit_request_line", "--limit-request-line", 4094,
@@ -61,15 +66,16 @@ internal static class SecuritySettings
             "false" => "off",
             var mode => Validators.OneOf(mode, "off", "v1", "v2", "auto"),
         },
-        Honour = v => v == "off" ? null : NotYet,
         Desc = "Accept the PROXY protocol from proxy_allow_ips in front of each connection: off, v1, v2 or auto (a bare --proxy-protocol).",
     });
 
     public static readonly Setting<List<string>> ProxyAllowIps = SettingsRegistry.Add(new Setting<List<string>>
     {
         Name = "proxy_allow_ips", Section = Sections.ServerMechanics, Cli = ["--proxy-allow-from"],
-        Default = () => ["127.0.0.1", "::1"], Validate = Validators.CommaList,
-        Desc = "Front-end addresses (comma-separated, '*' for any) allowed to send the PROXY protocol. Only matters with proxy_protocol.",
+        Default = () => ["127.0.0.1", "::1"],
+        Validate = raw => { var list = Validators.CommaList(raw); _ = new Worker.ProxyTrust(list, new Dictionary<string, string>()); return list; },
+        Desc = "Front-end addresses allowed to send the PROXY protocol: comma-separated IPs, CIDR networks, or '*'. " +
+               "A PROXY header from any other peer gets a 403. Only matters with proxy_protocol.",
     });
 
     public static readonly Setting<bool> PermitObsoleteFolding = Flag("permit_obsolete_folding",
@@ -82,7 +88,8 @@ internal static class SecuritySettings
         "Accept request methods that do not follow convention (lowercase, under 3 or over 20 characters, '#').");
 
     public static readonly Setting<bool> PermitUnconventionalHttpVersion = Flag("permit_unconventional_http_version",
-        "Accept HTTP/1 versions other than 1.0 and 1.1.");
+        "Accept HTTP/1 versions other than 1.0 and 1.1.",
+        "Kestrel, which parses HTTP for Narwhal, speaks HTTP/1.0 and 1.1 only and answers other versions with 505");
 
     public static readonly Setting<bool> CasefoldHttpMethod = Flag("casefold_http_method",
         "Uppercase the request method before passing it on.");
@@ -91,10 +98,8 @@ internal static class SecuritySettings
     {
         Name = "forwarder_headers", Section = Sections.ServerMechanics, Cli = ["--forwarder-headers"],
         Default = () => ["SCRIPT_NAME", "PATH_INFO"], Validate = Validators.CommaList,
-        // Narwhal maps none of them yet: exactly what an empty list means.
-        Honour = v => v.Count == 0 || v.SequenceEqual(["SCRIPT_NAME", "PATH_INFO"]) ? null : NotYet,
-        Desc = "Upper-case header names that a front-end from forwarded_allow_ips may set into the environ.",
-        Narwhal = "Not applied yet: headers with '_' are dropped even from a trusted front-end, as an empty list would do.",
+        Desc = "Header names with '_' that a front-end from forwarded_allow_ips may still pass to the app whatever header_map says " +
+               "(a SCRIPT_NAME header then mounts the app below that prefix); '*' for any.",
     });
 
     public static readonly Setting<string> HeaderMap = SettingsRegistry.Add(new Setting<string>
@@ -102,6 +107,28 @@ internal static class SecuritySettings
         Name = "header_map", Section = Sections.ServerMechanics, Cli = ["--header-map"],
         Default = () => "drop", Validate = raw => Validators.OneOfIgnoreCase(raw, "drop", "refuse", "dangerous"),
         Desc = "How header names that cannot map to an environ key unambiguously (with '_') are treated: drop, refuse or dangerous.",
+    });
+
+    public static readonly Setting<int> HeaderTimeout = Seconds("header_timeout", 30,
+        "Seconds a client has to send a request's line and headers; past it the connection gets a 408 and is closed. " +
+        "Slow clients wait in the worker's I/O threads, never on a Python thread. 0 for no limit.");
+
+    public static readonly Setting<int> BodyMinRate = SettingsRegistry.Add(new Setting<int>
+    {
+        Name = "body_min_rate", Section = Sections.Security, Cli = ["--body-min-rate"], Meta = "BYTES",
+        Default = () => 240, Validate = Validators.NonNegativeInt,
+        Desc = "The slowest a client may send a request body, in bytes per second on average after a 5 s grace; " +
+               "slower is cut off with a 408. 0 for no limit.",
+        Narwhal = "Narwhal only: Gunicorn has no such limit.",
+    });
+
+    public static readonly Setting<int> BodyBufferSize = SettingsRegistry.Add(new Setting<int>
+    {
+        Name = "body_buffer_size", Section = Sections.Security, Cli = ["--body-buffer-size"], Meta = "BYTES",
+        Default = () => 64 * 1024, Validate = Validators.NonNegativeInt,
+        Desc = "Request bodies up to this size are received whole before the request takes a Python thread, so a slow upload " +
+               "of a form or JSON document never holds one; larger bodies stream to the app. 0 streams every body.",
+        Narwhal = "Narwhal only: Gunicorn hands the socket to the app, whose thread waits for every byte.",
     });
 
     static SecuritySettings() { }

@@ -48,8 +48,9 @@ internal static class SslSettings
     {
         Name = "ciphers", Section = Sections.Ssl, Cli = ["--ciphers"],
         Default = () => "", Validate = raw => raw.Trim(),
-        Honour = v => v.Length == 0 ? null : "Narwhal uses the system's TLS cipher policy (OpenSSL's defaults) and cannot take a cipher list yet",
-        Desc = "The TLS cipher suites, in OpenSSL cipher list format.",
+        Desc = "The TLS cipher suites, in OpenSSL cipher list format; empty for OpenSSL's defaults.",
+        Narwhal = "Read by the user's Python ssl module, as in Gunicorn, and applied as .NET's cipher suite policy. " +
+                  "A string that selects no suite stops the worker from booting, with OpenSSL's message.",
     });
 
     static SslSettings() { }

@@ -59,7 +59,8 @@ internal sealed class KestrelExchange : WsgiExchange
         _response.Headers.Connection = "close";
     }
 
-    public override string Method => _request.Method;
+    /// <summary>Upper-cased with casefold_http_method, as Gunicorn hands it to the app and its log.</summary>
+    public override string Method => RequestPolicy.CasefoldMethod ? _request.Method.ToUpperInvariant() : _request.Method;
     public override string RawTarget => _request.RawTarget;
     public override string Protocol => _request.Protocol;
     private string? _scheme;
@@ -90,8 +91,16 @@ internal sealed class KestrelExchange : WsgiExchange
             ?? (_features.Get<ITlsConnectionFeature>() != null ? "https" : "http");
     public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders => _request.Headers;
 
+    /// <summary>The client: the one a PROXY protocol header named, else the socket's peer.</summary>
     public override (string Address, int Port)? Remote =>
-        _connection.RemoteIpAddress is { } ip ? (Format(ip), _connection.RemotePort) : null;
+        _features.Get<ProxyProtocolHeader>() is { } h ? (h.ClientAddress, h.ClientPort)
+        : _connection.RemoteIpAddress is { } ip ? (Format(ip), _connection.RemotePort) : null;
+
+    public override (string Protocol, string Address, int Port)? Proxy =>
+        _features.Get<ProxyProtocolHeader>() is { } h ? (h.Protocol, h.ProxyAddress, h.ProxyPort) : null;
+
+    /// <summary>Trust goes by the socket's peer (the proxy), never by what a PROXY header claims, as in Gunicorn.</summary>
+    public override bool FromTrustedForwarder => ProxyTrust.Current.Trusts(_connection.RemoteIpAddress);
 
     public override (string Address, int Port)? Local =>
         _connection.LocalIpAddress is { } ip ? (Format(ip), _connection.LocalPort) : null;
@@ -122,6 +131,48 @@ internal sealed class KestrelExchange : WsgiExchange
         {
             _bodyFailed = true;
             throw new ClientGoneException("client disconnected while sending the request body", e);
+        }
+    }
+
+    /// <summary>
+    /// Receives the body, up to <paramref name="limit"/> bytes, before the request takes a
+    /// Python thread: a client sending a small body slowly then costs an I/O wait, not a
+    /// thread. The bytes stay in Kestrel's pipe, where the app's reads find them. Returns
+    /// the status to refuse the request with (a malformed or too slow body), or 0.
+    /// </summary>
+    public async Task<int> ReceiveBodyAsync(int limit)
+    {
+        var request = _request.Headers;
+        if (request.ContentLength is null or 0 && request.TransferEncoding.Count == 0
+            && !HttpProtocol.IsHttp2(_request.Protocol) && !HttpProtocol.IsHttp3(_request.Protocol))
+            return 0;
+        if (_features.Get<IRequestBodyPipeFeature>()?.Reader is not { } reader) return 0;
+        try
+        {
+            while (true)
+            {
+                var read = await reader.ReadAsync();
+                var buffer = read.Buffer;
+                // Nothing consumed: the app's reads get all of it. Examined stays where it is
+                // (moving it back confuses HTTP/2 flow control); the app's first read returns
+                // at once on a whole body, or with more bytes of a longer one.
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (read.IsCompleted || buffer.Length >= limit)
+                {
+                    if (read.IsCompleted && !RequestPolicy.TrailersAllowed(_features.Get<IHttpRequestTrailersFeature>()))
+                        return StatusCodes.Status400BadRequest;
+                    return 0;
+                }
+            }
+        }
+        catch (BadHttpRequestException e)
+        {
+            return e.StatusCode;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            Abort(); // the client left mid-body
+            return -1;
         }
     }
 
@@ -297,7 +348,7 @@ internal sealed class KestrelExchange : WsgiExchange
         log.Write(new Logging.AccessRecord
         {
             RemoteAddr = Remote?.Address ?? "",
-            Method = _request.Method,
+            Method = Method,
             RawUri = _request.RawTarget,
             Protocol = _request.Protocol,
             Status = status,

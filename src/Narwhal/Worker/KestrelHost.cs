@@ -31,8 +31,12 @@ internal sealed class KestrelHost : IAsyncDisposable
 
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
     public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestLimits requestLimits,
-        SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, PythonThreads python)
+        SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, EdgeOptions edge, PythonThreads python)
     {
+        // DANGER: by default Kestrel also ends lines at a bare LF (RFC 9112 2.2 allows it). A
+        // proxy in front that does not would frame the bytes differently: request smuggling.
+        // Gunicorn refuses bare LF; so does Narwhal.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
         var services = new ServiceCollection().AddLogging().BuildServiceProvider();
         var loggerFactory = new LoggerFactory([new KestrelLogForwarder()]);
         var options = new KestrelServerOptions
@@ -59,6 +63,9 @@ internal sealed class KestrelHost : IAsyncDisposable
         limits.MaxRequestHeadersTotalSize = requestLimits.HeadersTotal;
         // Wider than limit_request_line, which RequestPolicy checks with Gunicorn's 400.
         limits.MaxRequestLineSize = RequestLimits.KestrelRequestLine;
+        // Slow clients: they wait here, on Kestrel's I/O threads, never on a Python thread.
+        limits.RequestHeadersTimeout = edge.HeaderTimeout;
+        limits.MinRequestBodyDataRate = edge.BodyMinRate > 0 ? new MinDataRate(edge.BodyMinRate, TimeSpan.FromSeconds(5)) : null;
         limits.Http2.MaxStreamsPerConnection = http2.MaxStreams;
         limits.Http2.InitialStreamWindowSize = http2.InitialWindowSize;
         // The connection window must be at least each stream's.
@@ -66,11 +73,21 @@ internal sealed class KestrelHost : IAsyncDisposable
         limits.Http2.MaxFrameSize = http2.MaxFrameSize;
         limits.Http2.MaxRequestHeaderFieldSize = http2.MaxHeaderListSize;
 
+        // Connection middlewares, outermost first: the PROXY header comes before the TLS
+        // handshake; the head inspector reads plaintext; the limit answers in plaintext HTTP.
+        var limit = edge.WorkerConnections > 0 ? new ConnectionLimit(edge.WorkerConnections) : null;
         foreach (var fd in listenerFds)
             options.ListenHandle((ulong)fd, o =>
             {
                 o.Protocols = protocols;
+                if (edge.ProxyProtocol != ProxyProtocolMode.Off)
+                    o.Use(next => new ProxyProtocolConnection(next, edge.ProxyProtocol, edge.ProxyAllowFrom, edge.HeaderTimeout).OnConnectionAsync);
                 if (tls != null) o.Use(next => new TlsConnection(next, tls, TimeSpan.FromSeconds(10)).OnConnectionAsync);
+                // Every HTTP/1 head, unless the bind is HTTP/2 only (h2c prior knowledge).
+                if (protocols != HttpProtocols.Http2)
+                    o.Use(next => new HeadInspector(next, edge.PermitObsoleteFolding, edge.StripHeaderSpaces,
+                        RequestLimits.KestrelRequestLine + requestLimits.HeadersTotal, requestLimits.FieldSize).OnConnectionAsync);
+                if (limit != null) o.Use(limit.Middleware);
             });
 
         var transport = new InheritedListeners(loggerFactory, python);

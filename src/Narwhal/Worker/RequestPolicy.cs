@@ -16,6 +16,14 @@ internal static class RequestPolicy
     private static readonly SearchValues<char> ForbiddenInValue = SearchValues.Create(
         "\0\x01\x02\x03\x04\x05\x06\x07\x08\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f");
 
+    private static readonly SearchValues<char> ForbiddenInTarget = SearchValues.Create(
+        "\0\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f \x7f");
+
+    // RFC 9110 5.6.2 token characters: all a field name may have. Kestrel lets others
+    // through ("Transfer/Encoding"); Gunicorn refuses them (InvalidHeaderName).
+    private static readonly SearchValues<char> TokenChars = SearchValues.Create(
+        "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
     // Fields that must not arrive as chunked trailers: they frame or route the request,
     // which was already acted on (RFC 9110 6.5.1). Gunicorn's corpus rejects exactly these
     // and accepts others (valid/012 carries Vary and Content-Type).
@@ -24,9 +32,21 @@ internal static class RequestPolicy
         "Transfer-Encoding", "Content-Length", "Host", "TE", "Trailer",
     };
 
+    /// <summary>permit_unconventional_http_method (set once at start-up).</summary>
+    public static bool PermitUnconventionalMethod { get; set; }
+
+    /// <summary>casefold_http_method (set once at start-up).</summary>
+    public static bool CasefoldMethod { get; set; }
+
     /// <summary>The status to reject the request with, or 0 to let it through.</summary>
-    public static int Check(IHttpRequestFeature request)
+    public static int Check(IHttpRequestFeature request, bool fromTrustedForwarder)
     {
+        // Gunicorn's convention for methods (all IANA-registered ones fit it): 3 to 20
+        // characters, no lower case, no '#'. Kestrel has already checked it is a token.
+        if (!PermitUnconventionalMethod && !ConventionalMethod(request.Method)) return StatusCodes.Status400BadRequest;
+        // A tab (or any control) inside the request-target: Kestrel keeps it, Python's
+        // urlsplit would silently delete it; neither view is the client's. RFC 9112 3.2: no CTLs.
+        if (request.RawTarget.AsSpan().ContainsAny(ForbiddenInTarget)) return StatusCodes.Status400BadRequest;
         var limits = RequestLimits.Current;
         // Gunicorn's limit_request_line: the line without its CRLF. Too long is a 400 there.
         if (limits.RequestLine > 0
@@ -37,8 +57,10 @@ internal static class RequestPolicy
         var refuseUnderscore = Wsgi.HeaderMap.Mode == Wsgi.HeaderMapMode.Refuse;
         foreach (var (name, values) in headers)
         {
+            if (name.AsSpan().ContainsAnyExcept(TokenChars)) return StatusCodes.Status400BadRequest;
             // header_map=refuse: a name that cannot map to an environ key unambiguously.
-            if (refuseUnderscore && name.Contains('_')) return StatusCodes.Status400BadRequest;
+            if (refuseUnderscore && name.Contains('_') && !Wsgi.HeaderMap.Passes(name, fromTrustedForwarder))
+                return StatusCodes.Status400BadRequest;
             foreach (var value in values)
             {
                 if (value is null) continue;
@@ -63,7 +85,20 @@ internal static class RequestPolicy
 
         // One request, one media type: Gunicorn rejects a repeated Content-Type.
         if (headers.ContentType.Count > 1) return StatusCodes.Status400BadRequest;
+
+        // A front-end's SCRIPT_NAME must prefix the path it sent (Gunicorn refuses the request).
+        if (Wsgi.HeaderMap.ScriptNameHeader(headers, fromTrustedForwarder) is { Length: > 0 } scriptName
+            && !Wsgi.RequestTarget.Split(request.RawTarget).Path.StartsWith(scriptName, StringComparison.Ordinal))
+            return StatusCodes.Status400BadRequest;
         return 0;
+    }
+
+    private static bool ConventionalMethod(string method)
+    {
+        if (method.Length is < 3 or > 20) return false;
+        foreach (var c in method)
+            if (c is >= 'a' and <= 'z' or '#') return false;
+        return true;
     }
 
     /// <summary>True if the trailers that ended a chunked body are acceptable.</summary>
@@ -72,7 +107,7 @@ internal static class RequestPolicy
         if (trailers is not { Available: true }) return true;
         foreach (var (name, values) in trailers.Trailers)
         {
-            if (ForbiddenTrailers.Contains(name)) return false;
+            if (ForbiddenTrailers.Contains(name) || name.AsSpan().ContainsAnyExcept(TokenChars)) return false;
             foreach (var value in values)
                 if (value != null && value.AsSpan().ContainsAny(ForbiddenInValue)) return false;
         }

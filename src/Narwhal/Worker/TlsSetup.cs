@@ -14,7 +14,8 @@ namespace Narwhal.Worker;
 internal static class TlsSetup
 {
     /// <summary>The TLS server options, or null when certfile is not set.</summary>
-    public static SslServerAuthenticationOptions? From(Config config)
+    /// <param name="cipherSuites">Reads an OpenSSL cipher string (the embedded Python's ssl module).</param>
+    public static SslServerAuthenticationOptions? From(Config config, Func<string, List<int>> cipherSuites)
     {
         var certfile = config.Get(SslSettings.CertFile);
         if (certfile.Length == 0) return null;
@@ -39,6 +40,21 @@ internal static class TlsSetup
             ClientCertificateRequired = certReqs != 0,
             ApplicationProtocols = HttpVersions.Alpn(config),
         };
+        var ciphers = config.Get(SslSettings.Ciphers);
+        if (ciphers.Length > 0)
+        {
+            List<int> suites;
+            try
+            {
+                suites = cipherSuites(ciphers);
+            }
+            catch (Python.PythonException e)
+            {
+                throw new ConfigException($"Invalid value for ciphers: '{ciphers}': {e.PythonMessage}");
+            }
+            // Only suites .NET knows by number; OpenSSL's set is a subset of IANA's.
+            options.CipherSuitesPolicy = new CipherSuitesPolicy(suites.Select(n => (TlsCipherSuite)n));
+        }
         var caCerts = config.Get(SslSettings.CaCerts);
         if (certReqs != 0)
         {

@@ -60,6 +60,9 @@ internal static partial class WorkerProcess
         Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
         ProxyTrust.Current = ProxyTrust.From(config);
         HeaderMap.Mode = HeaderMap.Parse(config.Get(SecuritySettings.HeaderMap));
+        HeaderMap.ForwarderHeaders = new(config.Get(SecuritySettings.ForwarderHeaders), StringComparer.OrdinalIgnoreCase);
+        RequestPolicy.PermitUnconventionalMethod = config.Get(SecuritySettings.PermitUnconventionalHttpMethod);
+        RequestPolicy.CasefoldMethod = config.Get(SecuritySettings.CasefoldHttpMethod);
         var state = new WorkerStatus(heartbeat, () => python.InFlight);
         var maxRequests = config.Get(ProcessSettings.MaxRequests);
         if (maxRequests > 0)
@@ -77,7 +80,7 @@ internal static partial class WorkerProcess
         SslServerAuthenticationOptions? tls;
         try
         {
-            tls = TlsSetup.From(config);
+            tls = TlsSetup.From(config, runtime.CipherSuites);
         }
         catch (ConfigException e)
         {
@@ -85,10 +88,10 @@ internal static partial class WorkerProcess
             return Program.ExitWorkerBootError;
         }
         var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), RequestLimits.Current, tls,
-            HttpVersions.Kestrel(config), HttpVersions.Tuning(config), python);
+            HttpVersions.Kestrel(config), HttpVersions.Tuning(config), EdgeOptions.From(config), python);
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
         python.Start();
-        host.StartAsync(new WsgiHttpApplication(python, drain), CancellationToken.None).GetAwaiter().GetResult();
+        host.StartAsync(new WsgiHttpApplication(python, drain, config.Get(SecuritySettings.BodyBufferSize)), CancellationToken.None).GetAwaiter().GetResult();
         state.Set(WorkerState.Serving, python.Handled);
 
         var timeout = TimeSpan.FromSeconds(config.Get(ProcessSettings.Timeout));

@@ -17,7 +17,7 @@ internal sealed class EnvironBuilder
     private readonly Dictionary<string, PyRef> _headerKeys = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, PyRef> _constants = new(StringComparer.Ordinal);
     private PyRef _requestMethod, _scriptNameKey, _pathInfo, _queryString, _rawUri, _serverProtocol,
-        _remoteAddr, _remotePort, _serverName, _serverPort, _contentType, _contentLength, _urlScheme, _input;
+        _remoteAddr, _remotePort, _proxyProtocol, _proxyAddr, _proxyPort, _serverName, _serverPort, _contentType, _contentLength, _urlScheme, _input;
 
     // Caps the header-key cache so a client sending random header names cannot grow it without bound.
     private const int MaxCachedHeaderKeys = 512;
@@ -54,6 +54,9 @@ internal sealed class EnvironBuilder
         _serverProtocol = Interop.Interned("SERVER_PROTOCOL");
         _remoteAddr = Interop.Interned("REMOTE_ADDR");
         _remotePort = Interop.Interned("REMOTE_PORT");
+        _proxyProtocol = Interop.Interned("PROXY_PROTOCOL");
+        _proxyAddr = Interop.Interned("PROXY_ADDR");
+        _proxyPort = Interop.Interned("PROXY_PORT");
         _serverName = Interop.Interned("SERVER_NAME");
         _serverPort = Interop.Interned("SERVER_PORT");
         _contentType = Interop.Interned("CONTENT_TYPE");
@@ -82,11 +85,7 @@ internal sealed class EnvironBuilder
 
             var (path, query) = RequestTarget.Split(x.RawTarget);
             Set(d, _queryString, query);
-            if (_scriptName.Length > 0 && path.StartsWith(_scriptName, StringComparison.Ordinal))
-                path = path[_scriptName.Length..];
-            SetPathInfo(d, path);
-            Set(d, _scriptNameKey, _scriptName);
-
+            var scriptName = _scriptName;
             string? host = null;
             // header_map=dangerous only: environ keys already set, to join colliding names.
             Dictionary<string, string>? mapped = HeaderMap.Mode == HeaderMapMode.Dangerous ? new(StringComparer.Ordinal) : null;
@@ -96,6 +95,15 @@ internal sealed class EnvironBuilder
                 if (name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)) { Set(d, _contentType, value); continue; }
                 if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) { Set(d, _contentLength, value); continue; }
                 if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) host = value;
+                var underscore = name.Contains('_');
+                // Gunicorn's default header_map="drop": a name with '_' could pose as one with
+                // '-' once both become HTTP_*, so it never reaches the app, unless a trusted
+                // front-end may send it (forwarder_headers). (With "refuse" the request was
+                // already a 400.)
+                if (underscore && !HeaderMap.Passes(name, x.FromTrustedForwarder)) continue;
+                // A front-end mounting the app below a prefix says so (Gunicorn's wsgi.py);
+                // the policy already refused a path that does not start with it.
+                if (underscore && name.Equals("SCRIPT_NAME", StringComparison.OrdinalIgnoreCase)) scriptName = value;
                 if (mapped != null)
                 {
                     var key = EnvironKey(name);
@@ -104,12 +112,13 @@ internal sealed class EnvironBuilder
                     SetHeader(d, name, value);
                     continue;
                 }
-                // Gunicorn's default header_map="drop": a name with '_' could pose as one with
-                // '-' once both become HTTP_*, so it never reaches the app. (With "refuse" the
-                // request was already a 400.)
-                if (name.Contains('_')) continue;
                 SetHeader(d, name, value);
             }
+
+            if (scriptName.Length > 0 && path.StartsWith(scriptName, StringComparison.Ordinal))
+                path = path[scriptName.Length..];
+            SetPathInfo(d, path);
+            Set(d, _scriptNameKey, scriptName);
 
             if (x.Remote is { } remote)
             {
@@ -119,6 +128,12 @@ internal sealed class EnvironBuilder
             else
             {
                 Set(d, _remoteAddr, ""); // a unix socket peer has no address (Gunicorn gives '')
+            }
+            if (x.Proxy is { } proxy)
+            {
+                Set(d, _proxyProtocol, proxy.Protocol);
+                Set(d, _proxyAddr, proxy.Address);
+                Set(d, _proxyPort, proxy.Port.ToString());
             }
 
             if (x.Local is { } local)

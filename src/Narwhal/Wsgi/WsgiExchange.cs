@@ -23,6 +23,10 @@ internal abstract class WsgiExchange
     public abstract (string Address, int Port)? Remote { get; }
     /// <summary>Local address the connection came in on; null on a unix socket.</summary>
     public abstract (string Address, int Port)? Local { get; }
+    /// <summary>The load balancer a PROXY protocol header named (REMOTE_* is then the client behind it).</summary>
+    public virtual (string Protocol, string Address, int Port)? Proxy => null;
+    /// <summary>The peer is in forwarded_allow_ips: its forwarder_headers reach the app.</summary>
+    public virtual bool FromTrustedForwarder => false;
 
     /// <summary>Reads body bytes (blocking); 0 at the end. Throws <see cref="BodyReadException"/> or <see cref="ClientGoneException"/>.</summary>
     public abstract int ReadBody(Memory<byte> buffer);

@@ -134,6 +134,28 @@ internal sealed class WsgiRuntime
         }
     }
 
+    /// <summary>
+    /// The TLS cipher suites (IANA numbers) an OpenSSL cipher string selects, as the user's
+    /// Python ssl module reads it: Gunicorn's --ciphers, for .NET's CipherSuitesPolicy.
+    /// Throws <see cref="PythonException"/> for a string that selects nothing.
+    /// </summary>
+    public List<int> CipherSuites(string spec)
+    {
+        var gil = Native.PyGILState_Ensure();
+        try
+        {
+            using var fn = Interop.GetAttr(_glue.Handle, "cipher_suites");
+            using var arg = Interop.Str(spec);
+            using var result = Interop.Call(fn.Handle, arg.Handle);
+            var text = Interop.AsString(result.Handle) ?? "";
+            return text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+        }
+        finally
+        {
+            Native.PyGILState_Release(gil);
+        }
+    }
+
     /// <summary>Finalizes Python on the main thread, once no Python thread runs any more.</summary>
     public void Shutdown()
     {

@@ -492,3 +492,13 @@ def source_files():
             continue
         files.add(path)
     return sorted(files)
+
+
+def cipher_suites(spec):
+    """Gunicorn's --ciphers: the suites an OpenSSL cipher string selects, as IANA numbers
+    (the low 16 bits of OpenSSL's ids), comma-separated. TLS 1.3 suites are always listed:
+    set_ciphers does not restrict them, in Gunicorn either."""
+    import ssl
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers(spec)
+    return ",".join(str(c["id"] & 0xFFFF) for c in context.get_ciphers())
