@@ -35,6 +35,7 @@ internal static class SslSettings
         Name = "suppress_ragged_eofs", Section = Sections.Ssl, Cli = ["--suppress-ragged-eofs"], Action = CliAction.StoreTrue,
         Default = () => true, Validate = Validators.Bool,
         Desc = "Suppress ragged EOFs (see the ssl module). Only matters with TLS.",
+        Narwhal = "A client that closes TLS without close_notify simply ends its connection, as with True; there is no Python socket to raise in.",
     });
 
     public static readonly Setting<bool> DoHandshakeOnConnect = SettingsRegistry.Add(new Setting<bool>
@@ -42,6 +43,7 @@ internal static class SslSettings
         Name = "do_handshake_on_connect", Section = Sections.Ssl, Cli = ["--do-handshake-on-connect"], Action = CliAction.StoreTrue,
         Default = () => false, Validate = Validators.Bool,
         Desc = "Perform the TLS handshake as soon as a connection is accepted. Only matters with TLS.",
+        Narwhal = "Narwhal always does: the handshake runs right after accept, in C#, bounded to 10 s, never on a Python thread.",
     });
 
     public static readonly Setting<string> Ciphers = SettingsRegistry.Add(new Setting<string>
