@@ -76,17 +76,6 @@ def test_client_certificates_optional(serve, pki):
 def test_tls_errors_are_clear(pki, tmp_path):
     r = run_narwhal("--certfile", str(tmp_path / "missing.pem"), "logapp:app")
     assert r.returncode == 1 and "certfile" in r.stderr and "does not exist" in r.stderr
-    (tmp_path / "gunicorn.conf.py").write_text(textwrap.dedent("""
-        pythonpath = %r
-        certfile = %r
-        keyfile = %r
-        def ssl_context(config, default_ssl_context_factory):
-            return default_ssl_context_factory()
-    """ % (str(APPS), str(pki / "server.pem"), str(pki / "server.key"))))
-    r = run_narwhal("logapp:app", cwd=tmp_path)
-    assert r.returncode == 1 and "ssl_context" in r.stderr and "certfile, keyfile, ca_certs and cert_reqs" in r.stderr
-
-
 def handshake(port, *args):
     """openssl s_client's handshake with TLS 1.2 and the given cipher: the cipher agreed, or None."""
     r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", *args],
@@ -114,3 +103,51 @@ def test_cipher_string_selecting_nothing_is_a_clear_error(pki, tmp_path):
     r = run_narwhal("--certfile", str(pki / "server.pem"), "--keyfile", str(pki / "server.key"),
                     "--ciphers", "NO-SUCH-CIPHER", "-b", "127.0.0.1:0", "logapp:app")
     assert r.returncode != 0 and "Invalid value for ciphers: 'NO-SUCH-CIPHER'" in r.stderr
+
+
+def hook_config(tmp_path, pki, body):
+    (tmp_path / "gunicorn.conf.py").write_text("import ssl\npythonpath = %r\ncertfile = %r\nkeyfile = %r\n" % (
+        str(APPS), str(pki / "server.pem"), str(pki / "server.key")) + textwrap.dedent(body))
+
+
+def test_ssl_context_hook_sets_the_minimum_version(serve, pki, tmp_path):
+    """Gunicorn's documented way to require TLS 1.3: the hook edits the default context."""
+    hook_config(tmp_path, pki, """
+        def ssl_context(conf, default_ssl_context_factory):
+            context = default_ssl_context_factory()
+            context.minimum_version = ssl.TLSVersion.TLSv1_3
+            return context
+    """)
+    server = serve("logapp:app", cwd=tmp_path)
+    assert handshake(server.port) is None  # -tls1_2
+    code, body = curl("https://127.0.0.1:%d/scheme" % server.port, "--cacert", str(pki / "ca.pem"), "--tlsv1.3")
+    assert (code, body) == (0, "https")
+
+
+def test_ssl_context_hook_with_its_own_context(serve, pki, tmp_path):
+    """A context built by the hook itself, asking for client certificates from its CA."""
+    hook_config(tmp_path, pki, """
+        def ssl_context(conf, default_ssl_context_factory):
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(conf.certfile, conf.keyfile)
+            context.load_verify_locations(cafile=%r)
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")
+            return context
+    """ % str(pki / "ca.pem"))
+    server = serve("logapp:app", cwd=tmp_path)
+    url = "https://127.0.0.1:%d/" % server.port
+    ca = ["--cacert", str(pki / "ca.pem")]
+    assert curl(url, *ca, "--cert", str(pki / "client.pem"), "--key", str(pki / "client.key")) == (0, "hello")
+    assert curl(url, *ca)[0] != 0
+    assert handshake(server.port, "-cipher", "ECDHE-RSA-AES256-GCM-SHA384",
+                     "-cert", str(pki / "client.pem"), "-key", str(pki / "client.key")) is None
+
+
+def test_ssl_context_hook_that_cannot_be_served_is_a_clear_error(pki, tmp_path):
+    hook_config(tmp_path, pki, """
+        def ssl_context(conf, default_ssl_context_factory):
+            return ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    """)
+    r = run_narwhal("-b", "127.0.0.1:0", "logapp:app", cwd=tmp_path)
+    assert r.returncode != 0 and "ssl_context" in r.stderr and "has no certificate" in r.stderr

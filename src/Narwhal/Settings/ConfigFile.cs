@@ -14,6 +14,20 @@ internal static class ConfigFile
     private static PyRef _glue;
 
     /// <summary>The glue module, loaded on first use; null if this process has no interpreter.</summary>
+    /// <summary>
+    /// The ssl_context hook's context read back as JSON (narwhal_config.tls_from_hook), or null
+    /// without the hook. Throws <see cref="PythonException"/> when the context cannot be served.
+    /// </summary>
+    public static string? TlsFromHook()
+    {
+        var glue = Glue;
+        if (glue == 0) return null;
+        using var gil = EmbeddedPython.Acquire();
+        using var fn = Interop.GetAttr(glue, "tls_from_hook");
+        using var result = Interop.Call(fn.Handle);
+        return result.Handle == Interop.None ? null : Interop.AsString(result.Handle);
+    }
+
     public static nint Glue
     {
         get

@@ -114,9 +114,6 @@ internal static class ConfigLoader
             .Where(p => p.why != null)
             .Select(p => $"{p.s.Name} = {p.s.Show(config.Get(p.s))}: {p.why}")
             .ToList();
-        if (config.Get(SslSettings.CertFile).Length > 0 && config.Get(HookSettings.SslContext).Length > 0)
-            problems.Add("ssl_context: the hook builds a Python ssl.SSLContext, which Narwhal's TLS (Kestrel) cannot use; " +
-                         "set certfile, keyfile, ca_certs and cert_reqs instead");
         if (problems.Count > 0) throw new ConfigException(string.Join("\n", problems));
     }
 }

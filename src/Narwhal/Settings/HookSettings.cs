@@ -58,7 +58,9 @@ internal static class HookSettings
         "Called in the master just before it exits, with the arbiter.");
     public static readonly Setting<string> SslContext = Hook("ssl_context", 2,
         "Called when a TLS context is needed, with the config and a factory of the default context; returns the context.",
-        "Never called: Narwhal's TLS is Kestrel's, configured by certfile, keyfile, ca_certs and cert_reqs; with certfile set, defining it is refused.");
+        "Called in each worker with certfile set, as in Gunicorn. The returned context is read back for .NET's TLS: the certificate chain " +
+        "it loaded (no key password), verify_mode, CA files (cafile, or the system's), minimum/maximum version (1.2 at least) and ciphers; " +
+        "other options (ALPN, SNI callbacks, capath/cadata) are not carried over.");
 
     // Dirty arbiter hooks (Gunicorn 25): called only with dirty_apps, which Narwhal refuses.
     public static readonly Setting<string> OnDirtyStarting = Hook("on_dirty_starting", 1,
