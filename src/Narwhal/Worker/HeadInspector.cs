@@ -20,8 +20,9 @@ namespace Narwhal.Worker;
 /// parsed it to (folded lines joined with one space, spaces before the colon removed).</item>
 /// </list>
 /// It follows the message framing (Content-Length, chunked) so that it only ever looks at
-/// heads. Whatever it cannot frame with certainty (both or odd framing headers, an upgrade,
-/// a head past the limits, a folded field past limit_request_field_size) it passes on
+/// heads. (An Upgrade header changes nothing: Narwhal never switches protocols, so Kestrel
+/// goes on reading HTTP.) Whatever it cannot frame with certainty (both or odd framing
+/// headers, CONNECT, a head past the limits, a folded field past limit_request_field_size) it passes on
 /// unchanged from there on, and Kestrel's strict parser refuses it as usual: this layer can
 /// make a request invalid, or acceptable as Gunicorn accepts it, but never changes where one
 /// ends. An HTTP/2 connection (ALPN h2, or the h2c preface) goes straight through.
@@ -299,7 +300,6 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
                     if (chunked || !Ascii.EqualsIgnoreCase(last, "chunked"u8)) return State.Passthrough;
                     chunked = true;
                 }
-                else if (Ascii.EqualsIgnoreCase(name, "Upgrade"u8)) return State.Passthrough;
             }
             if (chunked) return contentLength >= 0 ? State.Passthrough : State.ChunkSize;
             if (contentLength < 0) return State.Head;
@@ -398,7 +398,6 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
                 chunked = value.Split(',').Last().Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase);
                 if (!chunked) return null;
             }
-            else if (name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase)) return null;
         }
         if (lines[0].StartsWith("CONNECT ", StringComparison.Ordinal)) return null;
         if (chunked && contentLength != null) return null;
