@@ -267,10 +267,10 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
         }
 
         /// <summary>
-        /// How the body after this head is framed, without rewriting anything: the same rules
-        /// as <see cref="HeadInspector.Rewrite"/>, on bytes. Passthrough when not certain.
+        /// How the body after this head is framed (also for heads <see cref="HeadInspector.Rewrite"/>
+        /// made): Passthrough when not certain, Poison for a Content-Length that is not digits.
         /// </summary>
-        private static State Frame(ReadOnlySpan<byte> requestLine, ReadOnlySpan<byte> fields, out long bodyLength)
+        public static State Frame(ReadOnlySpan<byte> requestLine, ReadOnlySpan<byte> fields, out long bodyLength)
         {
             bodyLength = 0;
             if (requestLine.StartsWith("CONNECT "u8)) return State.Passthrough;
@@ -383,40 +383,11 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
             fields.Add((fieldName, line[(colon + 1)..].Trim(' ', '\t'), line.Length + 2));
         }
 
-        string? contentLength = null;
-        var chunked = false;
-        foreach (var (name, value, _) in fields)
-        {
-            if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                if (contentLength != null && contentLength != value) return null;
-                contentLength = value;
-            }
-            else if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
-            {
-                if (chunked) return null;
-                chunked = value.Split(',').Last().Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase);
-                if (!chunked) return null;
-            }
-        }
-        if (lines[0].StartsWith("CONNECT ", StringComparison.Ordinal)) return null;
-        if (chunked && contentLength != null) return null;
-        if (chunked) next = State.ChunkSize;
-        else if (contentLength != null)
-        {
-            if (contentLength.Length is 0 or > 18 || !contentLength.All(char.IsAsciiDigit))
-            {
-                next = State.Poison;
-                return fieldBlock;
-            }
-            next = State.Body;
-            bodyLength = long.Parse(contentLength);
-        }
-        else next = State.Head;
-
-        // The request line already went on: only the fields.
+        // The request line already went on: only the fields, framed by the rules unchanged heads follow.
         var sb = new StringBuilder(text.Length);
         foreach (var (name, value, _) in fields) sb.Append(sb.Length > 0 ? "\r\n" : "").Append(name).Append(": ").Append(value);
-        return Encoding.Latin1.GetBytes(sb.ToString());
+        var rewritten = Encoding.Latin1.GetBytes(sb.ToString());
+        next = Framing.Frame(requestLine, rewritten, out bodyLength);
+        return next == State.Passthrough ? null : rewritten;
     }
 }
