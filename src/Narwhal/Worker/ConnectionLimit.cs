@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Narwhal.Logging;
 
 namespace Narwhal.Worker;
@@ -22,7 +21,7 @@ internal sealed class ConnectionLimit(int max)
             try
             {
                 WarnOccasionally();
-                if (!IsHttp2(context)) await RawResponse.SendAndCloseAsync(context, 503, "Service Unavailable");
+                if (!TlsConnection.NegotiatedHttp2(context)) await RawResponse.SendAndCloseAsync(context, 503, "Service Unavailable");
             }
             finally
             {
@@ -39,9 +38,6 @@ internal sealed class ConnectionLimit(int max)
             Interlocked.Decrement(ref _open);
         }
     };
-
-    private static bool IsHttp2(ConnectionContext context) =>
-        context.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol.Span.SequenceEqual("h2"u8) == true;
 
     private void WarnOccasionally()
     {

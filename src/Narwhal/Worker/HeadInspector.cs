@@ -35,8 +35,7 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
 
     public async Task OnConnectionAsync(ConnectionContext context)
     {
-        if (context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature>()
-                ?.ApplicationProtocol.Span.SequenceEqual("h2"u8) == true)
+        if (TlsConnection.NegotiatedHttp2(context))
         {
             await next(context);
             return;
@@ -56,12 +55,6 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
             transport.Input.CancelPendingRead();
             await pump;
         }
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-        public PipeWriter Output { get; } = output;
     }
 
     private async Task PumpAsync(PipeReader input, PipeWriter output)

@@ -99,8 +99,10 @@ internal sealed class KestrelExchange : WsgiExchange
     public override (string Protocol, string Address, int Port)? Proxy =>
         _features.Get<ProxyProtocolHeader>() is { } h ? (h.Protocol, h.ProxyAddress, h.ProxyPort) : null;
 
+    private bool? _trusted;
+
     /// <summary>Trust goes by the socket's peer (the proxy), never by what a PROXY header claims, as in Gunicorn.</summary>
-    public override bool FromTrustedForwarder => ProxyTrust.Current.Trusts(_connection.RemoteIpAddress);
+    public override bool FromTrustedForwarder => _trusted ??= ProxyTrust.Current.Trusts(_connection.RemoteIpAddress);
 
     public override (string Address, int Port)? Local =>
         _connection.LocalIpAddress is { } ip ? (Format(ip), _connection.LocalPort) : null;

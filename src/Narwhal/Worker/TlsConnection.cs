@@ -18,6 +18,10 @@ namespace Narwhal.Worker;
 /// </summary>
 internal sealed class TlsConnection(ConnectionDelegate next, SslServerAuthenticationOptions options, TimeSpan handshakeTimeout)
 {
+    /// <summary>True when ALPN chose HTTP/2 for this connection (it then carries no HTTP/1 text).</summary>
+    public static bool NegotiatedHttp2(ConnectionContext context) =>
+        context.Features.Get<ITlsApplicationProtocolFeature>()?.ApplicationProtocol.Span.SequenceEqual("h2"u8) == true;
+
     public async Task OnConnectionAsync(ConnectionContext context)
     {
         var transport = context.Transport;
@@ -37,7 +41,7 @@ internal sealed class TlsConnection(ConnectionDelegate next, SslServerAuthentica
         context.Features.Set<ITlsConnectionFeature>(feature);
         context.Features.Set<ITlsHandshakeFeature>(feature);
         context.Features.Set<ITlsApplicationProtocolFeature>(feature);
-        context.Transport = new Pipe(PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true)),
+        context.Transport = new DuplexPipe(PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true)),
                                      PipeWriter.Create(ssl, new StreamPipeWriterOptions(leaveOpen: true)));
         try
         {
@@ -48,12 +52,6 @@ internal sealed class TlsConnection(ConnectionDelegate next, SslServerAuthentica
             context.Transport = transport;
             await ssl.DisposeAsync();
         }
-    }
-
-    private sealed class Pipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-        public PipeWriter Output { get; } = output;
     }
 
     /// <summary>The transport's pipes as the Stream SslStream reads ciphertext from and writes it to.</summary>
