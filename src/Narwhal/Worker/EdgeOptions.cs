@@ -25,5 +25,4 @@ internal sealed record EdgeOptions(
             headerTimeout > 0 ? TimeSpan.FromSeconds(headerTimeout) : TimeSpan.FromDays(365),
             config.Get(SecuritySettings.BodyMinRate));
     }
-
 }
