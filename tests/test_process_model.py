@@ -357,3 +357,23 @@ def _quietly(fn, *args, **kw):
         return fn(*args, **kw)
     except requests.RequestException:
         return None
+
+
+def test_while_a_worker_is_stuck_every_fresh_connection_is_answered_at_once(serve):
+    """Gunicorn's sync workers answer every one: the stuck worker accepts nothing. A Narwhal
+    worker whose only thread has just taken a slow request must leave new connections to the
+    free workers, during the timeout and while it leaves."""
+    server = start_workers(serve, 3, "-t", "3")
+    threading.Thread(target=lambda: _quietly(requests.get, server.url("/sleep/10"), timeout=20), daemon=True).start()
+    late = []
+    started = time.monotonic()
+    while time.monotonic() - started < 5:
+        sent = time.monotonic()
+        try:
+            ok = requests.get(server.url("/"), headers={"Connection": "close"}, timeout=2).ok
+        except requests.RequestException as e:
+            ok = repr(e)
+        if ok is not True:
+            late.append((round(sent - started, 2), ok))
+        time.sleep(0.2)
+    assert late == []

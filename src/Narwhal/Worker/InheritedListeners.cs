@@ -12,7 +12,9 @@ namespace Narwhal.Worker;
 /// Unlike Kestrel's own socket transport:
 /// <list type="bullet">
 /// <item>it accepts only while a Python thread is free, so connections wait in the shared
-/// kernel queue for an idle worker rather than behind a slow request here;</item>
+/// kernel queue for an idle worker rather than behind a slow request here; a worker with
+/// no free thread lets a moment pass before it takes a connection, so that a free worker
+/// polling the same socket gets it first;</item>
 /// <item>accepting can stop without closing the connections already open, so a retiring
 /// worker answers its clients before it leaves;</item>
 /// <item>it counts open connections, which tells the drain when it is done.</item>
@@ -23,10 +25,23 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     // How often an accept thread wakes to notice a stop when no connection comes.
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
+    // How long a worker without a free thread leaves a waiting connection to the others: far
+    // longer than a free worker's accept thread takes to wake, even on a loaded machine,
+    // short enough not to matter to a client when every worker is busy. It looks again
+    // every YieldStep, to stop yielding as soon as the connection is gone or a thread frees.
+    private static readonly long YieldTicks = System.Diagnostics.Stopwatch.Frequency / 20;
+    private static readonly TimeSpan YieldStep = TimeSpan.FromMilliseconds(5);
+
     private readonly SocketConnectionContextFactory _contexts;
     private readonly PythonThreads _python;
     private readonly List<AcceptLoop> _loops = [];
     private int _open;
+    // Connections accepted in the last SlowTicks whose first request has not arrived: each
+    // will want a thread at once. Older ones are slow clients (a slowloris head) that
+    // Kestrel holds without a thread; they no longer count. _recent holds them in accept order.
+    private int _unstarted;
+    private readonly Queue<FirstRequestFeature> _recent = new();
+    private static readonly long SlowTicks = System.Diagnostics.Stopwatch.Frequency / 20;
 
     public InheritedListeners(ILoggerFactory loggers, PythonThreads python)
     {
@@ -60,16 +75,40 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
 
     public void Dispose() => _contexts.Dispose();
 
-    private void Taken(Socket socket)
+    private bool HasFreeThread
+    {
+        get
+        {
+            var old = System.Diagnostics.Stopwatch.GetTimestamp() - SlowTicks;
+            lock (_recent)
+                while (_recent.TryPeek(out var first) && (first.Done || first.AcceptedAt < old))
+                    _recent.Dequeue().Arrived();
+            return _python.HasFreeThread(Volatile.Read(ref _unstarted));
+        }
+    }
+
+    private FirstRequestFeature Taken(Socket socket)
     {
         if (socket.AddressFamily != AddressFamily.Unix) socket.NoDelay = true;
         Interlocked.Increment(ref _open);
+        Interlocked.Increment(ref _unstarted);
+        var first = new FirstRequestFeature(this);
+        lock (_recent) _recent.Enqueue(first);
+        return first;
     }
 
-    private ConnectionContext Open(Socket socket)
+    internal void Unstarted() => Interlocked.Decrement(ref _unstarted);
+
+    private ConnectionContext Open(Socket socket, FirstRequestFeature first)
     {
         var context = _contexts.Create(socket);
-        context.ConnectionClosed.Register(static state => Interlocked.Decrement(ref ((InheritedListeners)state!)._open), this);
+        context.Features.Set(first);
+        context.ConnectionClosed.Register(static state =>
+        {
+            var (owner, first) = ((InheritedListeners, FirstRequestFeature))state!;
+            Interlocked.Decrement(ref owner._open);
+            first.Arrived(); // closed before any request: it no longer waits for a thread
+        }, (this, first));
         return context;
     }
 
@@ -78,7 +117,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     {
         private readonly InheritedListeners _owner;
         private readonly Socket _socket;
-        private readonly Channel<Socket> _accepted = Channel.CreateUnbounded<Socket>(new() { SingleReader = true, SingleWriter = true });
+        private readonly Channel<(Socket, FirstRequestFeature)> _accepted = Channel.CreateUnbounded<(Socket, FirstRequestFeature)>(new() { SingleReader = true, SingleWriter = true });
         private readonly Thread _thread;
         private volatile bool _stopping;
         private int _closed;
@@ -96,13 +135,44 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
 
         private void Run()
         {
+            // Set when a yield was in vain (no other worker took the connection): then every
+            // worker is busy, and this one takes what is queued without yielding each time,
+            // until the queue is empty.
+            var othersBusy = false;
             while (!_stopping)
             {
                 if (!_owner._python.WaitForCapacity(PollInterval)) continue;
-                if (!_socket.Poll(PollInterval, SelectMode.SelectRead) || _stopping) continue;
+                if (!_socket.Poll(PollInterval, SelectMode.SelectRead) || _stopping)
+                {
+                    othersBusy = false;
+                    continue;
+                }
+                // Taken here, the connection's request could wait behind this worker's (slow
+                // or stuck) requests while another worker sits idle.
+                if (!othersBusy && !_owner.HasFreeThread)
+                {
+                    if (!StillWaitingAfterYield()) continue;
+                    othersBusy = true;
+                }
                 // Another worker may have taken it since Poll: then Accept would block.
-                TryAccept();
+                if (!TryAccept() || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) othersBusy = false;
             }
+        }
+
+        /// <summary>
+        /// Leaves the waiting connection to the other workers for a moment; true if it is still
+        /// there after it (or a thread here became free) and this worker may take it now.
+        /// </summary>
+        private bool StillWaitingAfterYield()
+        {
+            var until = System.Diagnostics.Stopwatch.GetTimestamp() + YieldTicks;
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            {
+                Thread.Sleep(YieldStep);
+                if (_stopping || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) return false;
+                if (_owner.HasFreeThread) return true;
+            }
+            return _owner._python.WaitForCapacity(TimeSpan.Zero);
         }
 
         private bool TryAccept()
@@ -110,8 +180,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
             try
             {
                 var socket = _socket.Accept();
-                _owner.Taken(socket);
-                _accepted.Writer.TryWrite(socket);
+                _accepted.Writer.TryWrite((socket, _owner.Taken(socket)));
                 return true;
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.ConnectionAborted or SocketError.ConnectionReset)
@@ -135,7 +204,8 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
         {
             try
             {
-                return _owner.Open(await _accepted.Reader.ReadAsync(cancellationToken));
+                var (socket, first) = await _accepted.Reader.ReadAsync(cancellationToken);
+                return _owner.Open(socket, first);
             }
             catch (ChannelClosedException)
             {
@@ -152,10 +222,11 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
         public ValueTask DisposeAsync()
         {
             Stop(takeBacklog: false);
-            while (_accepted.Reader.TryRead(out var socket))
+            while (_accepted.Reader.TryRead(out var accepted))
             {
-                socket.Dispose();
+                accepted.Item1.Dispose();
                 Interlocked.Decrement(ref _owner._open);
+                accepted.Item2.Arrived();
             }
             return ValueTask.CompletedTask;
         }

@@ -87,12 +87,14 @@ internal sealed class PythonThreads
     }
 
     /// <summary>
-    /// Waits until this worker should take one more connection; false on timeout. The accept
+    /// Waits until this worker may take one more connection; false on timeout. The accept
     /// loop waits on it, so a worker whose every thread is held by a slow or stuck request
     /// leaves new connections in the kernel queue for another worker (as Gunicorn's sync
     /// workers do by accepting only when idle) instead of queueing them behind that request.
     /// Requests that are merely queued behind fast ones do not stop accepting: that would
-    /// starve new connections whenever keep-alive clients keep every thread busy.
+    /// starve new connections whenever keep-alive clients keep every thread busy. Whether
+    /// to accept at once or to leave the connection to a free worker first is
+    /// <see cref="HasFreeThread"/>'s question.
     /// </summary>
     public bool WaitForCapacity(TimeSpan timeout)
     {
@@ -103,6 +105,12 @@ internal sealed class PythonThreads
 
     private bool HasCapacity =>
         Volatile.Read(ref _inFlight) < _threads.Length || BusySince(Stopwatch.GetTimestamp() - SlowTicks) < _threads.Length;
+
+    /// <summary>
+    /// True when a thread is free for one more request, counting <paramref name="unstarted"/>
+    /// connections accepted whose first request has not arrived yet (each will want a thread).
+    /// </summary>
+    public bool HasFreeThread(int unstarted) => Volatile.Read(ref _inFlight) + unstarted < _threads.Length;
 
     // A request running longer than this counts as holding its thread (50 ms).
     private static readonly long SlowTicks = Stopwatch.Frequency / 20;

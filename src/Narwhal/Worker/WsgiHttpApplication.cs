@@ -8,7 +8,11 @@ namespace Narwhal.Worker;
 /// <summary>Kestrel's entry point: hands each request to a Python thread and waits, without blocking a Kestrel thread.</summary>
 internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drain, int bodyBufferSize) : IHttpApplication<KestrelExchange>
 {
-    public KestrelExchange CreateContext(IFeatureCollection contextFeatures) => new(contextFeatures, drain);
+    public KestrelExchange CreateContext(IFeatureCollection contextFeatures)
+    {
+        contextFeatures.Get<FirstRequestFeature>()?.Arrived();
+        return new(contextFeatures, drain);
+    }
 
     public async Task ProcessRequestAsync(KestrelExchange context)
     {
