@@ -40,6 +40,9 @@ internal sealed class KestrelExchange : WsgiExchange
 
     private readonly DrainSignal _drain;
 
+    // The values of this request's head that Kestrel changed, as sent (HTTP/1 only).
+    private readonly VerbatimFields.Head? _verbatim;
+
     private readonly long _startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
     public KestrelExchange(IFeatureCollection features, DrainSignal drain)
@@ -51,6 +54,8 @@ internal sealed class KestrelExchange : WsgiExchange
         _body = features.GetRequiredFeature<IHttpResponseBodyFeature>();
         _connection = features.GetRequiredFeature<IHttpConnectionFeature>();
         _bodyForbidden = HttpMethods.IsHead(_request.Method);
+        // Created as Kestrel hands over the request it has just parsed: its head's record is the oldest.
+        _verbatim = features.Get<VerbatimFields>()?.Take(_request.RawTarget);
         _awaitsContinue = ExpectsContinue(_request);
         if (_awaitsContinue && !HttpProtocol.IsHttp2(_request.Protocol) && !HttpProtocol.IsHttp3(_request.Protocol))
             _response.OnStarting(static state => ((KestrelExchange)state).CloseUnlessBodyRequested(), this);
@@ -123,7 +128,8 @@ internal sealed class KestrelExchange : WsgiExchange
     private void ResolveScheme() =>
         _scheme = ProxyTrust.Current.Scheme(_request.Headers, _connection.RemoteIpAddress, out _schemeConflict)
             ?? (_features.Get<ITlsConnectionFeature>() != null ? "https" : "http");
-    public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders => _request.Headers;
+    public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders =>
+        _verbatim is { } head ? head.Apply(_request.Headers) : _request.Headers;
 
     /// <summary>The client: the one a PROXY protocol header named, else the socket's peer.</summary>
     public override (string Address, int Port)? Remote =>
@@ -397,7 +403,7 @@ internal sealed class KestrelExchange : WsgiExchange
             // Gunicorn counts only what the app sent: its own 500 page is logged with 0 bytes.
             Sent = _counted,
             Duration = duration,
-            RequestHeaders = _request.Headers,
+            RequestHeaders = RequestHeaders,
             ResponseHeaders = _response.Headers,
             Environ = EnvironAtoms,
             ServerError = _outcome == WsgiOutcome.Fail && !_started,
