@@ -49,6 +49,58 @@ def test_duplicate_headers_are_joined_and_underscore_headers_dropped(server):
     assert "HTTP_X_FORWARDED_FOR" not in env
 
 
+# (request, the environ values it must give), on one connection, in order.
+VERBATIM = {
+    "HTTP/1.1": [
+        (b"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive\r\nKeep-Alive: Timeout=5, MAX=9\r\n\r\n",
+         {"HTTP_CONNECTION": "Keep-Alive", "HTTP_KEEP_ALIVE": "Timeout=5, MAX=9"}),
+        (b"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: KEEP-ALIVE, TE\r\nTE: Trailers\r\n\r\n",
+         {"HTTP_CONNECTION": "KEEP-ALIVE, TE", "HTTP_TE": "Trailers"}),
+        (b"GET /environ HTTP/1.1\r\nHost: x\r\nConnection:  keep-alive ,\r\nConnection: Keep-Alive\r\n\r\n",
+         {"HTTP_CONNECTION": "keep-alive ,,Keep-Alive"}),  # Gunicorn joins repeated fields with ","
+        (b"POST /environ HTTP/1.1\r\nHost: x\r\nContent-Length: 007\r\n\r\nabcdefg",
+         {"CONTENT_LENGTH": "007"}),
+        (b"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n", {"HTTP_CONNECTION": "Close"}),
+    ],
+    "HTTP/1.0": [
+        (b"GET /environ HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", {"HTTP_CONNECTION": "Keep-Alive"}),
+        (b"GET /environ HTTP/1.0\r\nConnection: keep-ALIVE\r\nKeep-Alive: timeout=5\r\n\r\n",
+         {"HTTP_CONNECTION": "keep-ALIVE", "HTTP_KEEP_ALIVE": "timeout=5"}),
+        (b"GET /environ HTTP/1.0\r\nConnection: cLoSe\r\n\r\n", {"HTTP_CONNECTION": "cLoSe"}),
+    ],
+}
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["one-by-one", "pipelined"])
+@pytest.mark.parametrize("version", sorted(VERBATIM))
+def test_connection_and_content_length_values_reach_the_app_as_sent(serve, version, pipelined):
+    # Kestrel swaps a Connection value that comes down to one of keep-alive, close, upgrade
+    # for its own lower-case one, and re-formats Content-Length; the environ has what was sent.
+    server = serve("wsgi_features:app", "-w", "2")
+    cases = VERBATIM[version]
+    with server.connect() as s:
+        f = s.makefile("rb")
+        if pipelined:
+            s.sendall(b"".join(request for request, _ in cases))
+        for request, want in cases:
+            if not pipelined:
+                s.sendall(request)
+            status, _, headers, _, body = read_response(f)
+            assert status == 200, body
+            env = json.loads(body)
+            assert {k: env.get(k) for k in want} == want
+            assert ("HTTP_CONNECTION" in env) == (b"Connection:" in request)
+        assert read_response(f) is None  # the last one asked to close
+
+
+def test_upgrade_token_reaches_the_app_as_sent(server):
+    with server.connect() as s:
+        s.sendall(b"GET /environ HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: WebSocket\r\n\r\n")
+        status, _, _, _, body = read_response(s)
+    env = json.loads(body)
+    assert (status, env["HTTP_CONNECTION"], env["HTTP_UPGRADE"]) == (200, "upgrade", "WebSocket")
+
+
 def test_path_info_is_percent_decoded_bytes_as_latin1(server):
     with server.connect() as s:
         s.sendall(b"GET /%65nviron/../x?q=%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -87,6 +87,22 @@ def upload_app(environ, start_response):
     return _json(start_response, {"bytes": n, "sha256": h.hexdigest()})
 
 
+def announced_upload_app(environ, start_response):
+    """upload_app that first creates the file the query names: a client that finds it there
+    when the 100 Continue arrives knows the 100 came from the app's read, not before the app ran."""
+    with open(environ["QUERY_STRING"], "w") as f:
+        f.write("called")
+    return upload_app(environ, start_response)
+
+
+def refuse_app(environ, start_response):
+    """Refuses the upload without reading wsgi.input (a client sending Expect: 100-continue
+    must then get the 413 without a 100 Continue before it)."""
+    body = b"too large"
+    start_response("413 Request Entity Too Large", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def stream_app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/event-stream")])
 
@@ -211,6 +227,8 @@ ROUTES = {
     "/input": validator(input_app),
     "/read-all": read_all_app,
     "/upload": upload_app,
+    "/refuse": validator(refuse_app),
+    "/announced-upload": announced_upload_app,
     "/stream": validator(stream_app),
     "/late": validator(LateStart),
     "/write": validator(write_app),

@@ -26,6 +26,8 @@ namespace Narwhal.Worker;
 /// unchanged from there on, and Kestrel's strict parser refuses it as usual: this layer can
 /// make a request invalid, or acceptable as Gunicorn accepts it, but never changes where one
 /// ends. An HTTP/2 connection (ALPN h2, or the h2c preface) goes straight through.
+/// <para>It also records, head by head, the field values Kestrel changes before the app sees
+/// them (<see cref="VerbatimFields"/>), so that they reach the environ as sent.</para>
 /// </summary>
 internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool stripSpaces, int maxHead, int fieldSize)
 {
@@ -43,7 +45,9 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
         var transport = context.Transport;
         var rewritten = new Pipe(new PipeOptions(useSynchronizationContext: false));
         context.Transport = new DuplexPipe(rewritten.Reader, transport.Output);
-        var pump = PumpAsync(transport.Input, rewritten.Writer);
+        var verbatim = new VerbatimFields();
+        context.Features.Set(verbatim);
+        var pump = PumpAsync(transport.Input, rewritten.Writer, verbatim);
         try
         {
             await next(context);
@@ -57,9 +61,9 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
         }
     }
 
-    private async Task PumpAsync(PipeReader input, PipeWriter output)
+    private async Task PumpAsync(PipeReader input, PipeWriter output, VerbatimFields verbatim)
     {
-        var framing = new Framing(this);
+        var framing = new Framing(this, verbatim);
         try
         {
             while (true)
@@ -87,7 +91,7 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
     private enum State { Head, Fields, Body, ChunkSize, ChunkData, Trailers, Passthrough, Poison }
 
     /// <summary>Where the byte stream is, message by message.</summary>
-    private sealed class Framing(HeadInspector owner)
+    private sealed class Framing(HeadInspector owner, VerbatimFields verbatim)
     {
         private const int MaxChunkLine = 4096;
         private const int MaxTrailerBytes = 64 * 1024;
@@ -185,6 +189,7 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
                                 break;
                             }
                             if (next == State.Poison) output.Write("\0"u8);
+                            else verbatim.Add(VerbatimFields.Read(_requestLine, rewritten));
                             output.Write(rewritten);
                             output.Write("\r\n\r\n"u8);
                         }
@@ -192,6 +197,7 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
                         {
                             next = Frame(_requestLine, block, out _remaining);
                             if (next == State.Poison) output.Write("\0"u8);
+                            else verbatim.Add(VerbatimFields.Read(_requestLine, block));
                             Write(output, buffer.Slice(0, end));
                         }
                         buffer = buffer.Slice(end);

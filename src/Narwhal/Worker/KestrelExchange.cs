@@ -29,10 +29,19 @@ internal sealed class KestrelExchange : WsgiExchange
     private bool _started;
     private bool _bodyFailed;
 
+    // The client sent "Expect: 100-continue" with a body and holds the body back until the
+    // 100 comes. Kestrel sends the 100 on the first read of the body (when none of it has
+    // arrived), so nothing may read it before the app does (RFC 9110 10.1.1, PEP 3333).
+    private readonly bool _awaitsContinue;
+    private bool _bodyRequested;
+
     // Batch list bodies into writes of at most this size before pushing them out.
     private const int FlushThreshold = 64 * 1024;
 
     private readonly DrainSignal _drain;
+
+    // The values of this request's head that Kestrel changed, as sent (HTTP/1 only).
+    private readonly VerbatimFields.Head? _verbatim;
 
     private readonly long _startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
@@ -45,6 +54,36 @@ internal sealed class KestrelExchange : WsgiExchange
         _body = features.GetRequiredFeature<IHttpResponseBodyFeature>();
         _connection = features.GetRequiredFeature<IHttpConnectionFeature>();
         _bodyForbidden = HttpMethods.IsHead(_request.Method);
+        // Created as Kestrel hands over the request it has just parsed: its head's record is the oldest.
+        _verbatim = features.Get<VerbatimFields>()?.Take(_request.RawTarget);
+        _awaitsContinue = ExpectsContinue(_request);
+        if (_awaitsContinue && !HttpProtocol.IsHttp2(_request.Protocol) && !HttpProtocol.IsHttp3(_request.Protocol))
+            _response.OnStarting(static state => ((KestrelExchange)state).CloseUnlessBodyRequested(), this);
+    }
+
+    /// <summary>Kestrel's own test for sending a 100 (HttpProtocol.ProduceContinueAsync), on a request with a body.</summary>
+    private static bool ExpectsContinue(IHttpRequestFeature request)
+    {
+        if (request.Protocol == "HTTP/1.0") return false; // RFC 9110 10.1.1: ignored on HTTP/1.0, by Kestrel too
+        var headers = request.Headers;
+        var hasBody = headers.ContentLength > 0 || headers.TransferEncoding.Count > 0
+            || HttpProtocol.IsHttp2(request.Protocol) || HttpProtocol.IsHttp3(request.Protocol);
+        return hasBody && string.Equals(headers.Expect.FirstOrDefault(), "100-continue", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
+    /// The final response goes out and the app never asked for the body: no 100 was sent, and
+    /// the client that waits for it will not send the body. Kestrel would keep the connection
+    /// and read the next bytes as that body, so the client's next request (or a front-end's,
+    /// for another user) would be cut up as body and as a request. The response says
+    /// "Connection: close" and Kestrel closes after it, without reading (RFC 9110 10.1.1: the
+    /// server says whether it closes or reads on). A client sending the body anyway sends it
+    /// into a closed connection, where nothing parses it.
+    /// </summary>
+    private Task CloseUnlessBodyRequested()
+    {
+        if (!_bodyRequested) _response.Headers.Connection = "close";
+        return Task.CompletedTask;
     }
 
     public Task Completion => _done.Task;
@@ -89,7 +128,8 @@ internal sealed class KestrelExchange : WsgiExchange
     private void ResolveScheme() =>
         _scheme = ProxyTrust.Current.Scheme(_request.Headers, _connection.RemoteIpAddress, out _schemeConflict)
             ?? (_features.Get<ITlsConnectionFeature>() != null ? "https" : "http");
-    public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders => _request.Headers;
+    public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders =>
+        _verbatim is { } head ? head.Apply(_request.Headers) : _request.Headers;
 
     /// <summary>The client: the one a PROXY protocol header named, else the socket's peer.</summary>
     public override (string Address, int Port)? Remote =>
@@ -113,6 +153,7 @@ internal sealed class KestrelExchange : WsgiExchange
 
     public override int ReadBody(Memory<byte> buffer)
     {
+        _bodyRequested = true;
         try
         {
             var read = _request.Body.ReadAsync(buffer);
@@ -144,6 +185,8 @@ internal sealed class KestrelExchange : WsgiExchange
     /// </summary>
     public async Task<int> ReceiveBodyAsync(int limit)
     {
+        // Reading would send the 100 Continue the client waits for: only the app's read may.
+        if (_awaitsContinue) return 0;
         var request = _request.Headers;
         if (request.ContentLength is null or 0 && request.TransferEncoding.Count == 0
             && !HttpProtocol.IsHttp2(_request.Protocol) && !HttpProtocol.IsHttp3(_request.Protocol))
@@ -286,7 +329,10 @@ internal sealed class KestrelExchange : WsgiExchange
     /// <summary>Finishes the response on a Kestrel thread once Python is done with it.</summary>
     public async Task FinishAsync()
     {
-        if (!_bodyFailed && _outcome != WsgiOutcome.Abort && HttpProtocol.IsHttp2(_request.Protocol))
+        // A client waiting for a 100 the app never asked for sends no body: reading it would
+        // send that 100 now, before the final response. Kestrel ends the stream without it.
+        if (!_bodyFailed && _outcome != WsgiOutcome.Abort && HttpProtocol.IsHttp2(_request.Protocol)
+            && !(_awaitsContinue && !_bodyRequested))
             await DrainUnreadBodyAsync();
         if (_bodyFailed || _outcome == WsgiOutcome.Abort)
         {
@@ -357,7 +403,7 @@ internal sealed class KestrelExchange : WsgiExchange
             // Gunicorn counts only what the app sent: its own 500 page is logged with 0 bytes.
             Sent = _counted,
             Duration = duration,
-            RequestHeaders = _request.Headers,
+            RequestHeaders = RequestHeaders,
             ResponseHeaders = _response.Headers,
             Environ = EnvironAtoms,
             ServerError = _outcome == WsgiOutcome.Fail && !_started,
