@@ -129,7 +129,7 @@ internal sealed class KestrelExchange : WsgiExchange
         _scheme = ProxyTrust.Current.Scheme(_request.Headers, _connection.RemoteIpAddress, out _schemeConflict)
             ?? (_features.Get<ITlsConnectionFeature>() != null ? "https" : "http");
     public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders =>
-        _verbatim is { } head ? head.Apply(_request.Headers) : _request.Headers;
+        _verbatim is { Verbatim: false } head ? head.Apply(_request.Headers) : _request.Headers;
 
     /// <summary>The client: the one a PROXY protocol header named, else the socket's peer.</summary>
     public override (string Address, int Port)? Remote =>

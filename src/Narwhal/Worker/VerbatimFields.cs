@@ -31,6 +31,9 @@ internal sealed class VerbatimFields
     /// <summary>One head's values: the request target, every Connection field value in order, the Content-Length value.</summary>
     public sealed record Head(string Target, string[] Connection, string? ContentLength)
     {
+        /// <summary>The head had neither field: Kestrel's headers are already as sent (most requests).</summary>
+        public bool Verbatim => Connection.Length == 0 && ContentLength == null;
+
         /// <summary>Kestrel's request headers with these values in place of its own.</summary>
         public IEnumerable<KeyValuePair<string, StringValues>> Apply(IEnumerable<KeyValuePair<string, StringValues>> headers)
         {
