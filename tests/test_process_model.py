@@ -120,15 +120,20 @@ def test_reload_keeps_serving_through_a_syntax_error_and_picks_up_the_fix(serve,
     extra = tmp_path / "settings.txt"
     extra.write_text("a")
     module.write_text("def app(e, sr):\n    sr('200 OK', [])\n    return [b'v1']\n")
-    server = start_workers(serve, 1, "--reload", "--reload-extra-file", str(extra), app="live:app", cwd=tmp_path)
+    server = start_workers(serve, 2, "--reload", "--reload-extra-file", str(extra), app="live:app", cwd=tmp_path)
+    load = Load(server.url("/"), LOAD_SECONDS)
+    time.sleep(0.5)
     module.write_text("def app(e, sr:\n")
     wait_for(lambda: "App failed to load." in server.log, 15, "the failed replacement")
-    assert requests.get(server.url("/")).text == "v1" and server.proc.poll() is None
+    assert {requests.get(server.url("/"), headers={"Connection": "close"}).text for _ in range(10)} == {"v1"}
+    assert server.proc.poll() is None
     module.write_text("def app(e, sr):\n    sr('200 OK', [])\n    return [b'v3']\n")
-    wait_for(lambda: requests.get(server.url("/"), headers={"Connection": "close"}).text == "v3", 15, "v3")
+    wait_for(lambda: all(requests.get(server.url("/"), headers={"Connection": "close"}).text == "v3"
+                         for _ in range(10)), 15, "only v3")
+    assert_no_failures(load.result())
     before = workers(server.pid)
     extra.write_text("b")
-    replaced(server, before, 1)
+    replaced(server, before, 2)
 
 
 def test_a_request_past_timeout_replaces_its_worker_and_others_keep_serving(serve):
@@ -179,10 +184,12 @@ def test_term_finishes_in_flight_requests_and_leaves_no_process(serve):
 
 
 def test_graceful_timeout_bounds_a_stop(serve):
-    server = start_workers(serve, 1, "--graceful-timeout", "1")
+    server = start_workers(serve, 2, "--graceful-timeout", "1")
     pids = workers(server.pid)
-    threading.Thread(target=lambda: _quietly(requests.get, server.url("/sleep/20"), timeout=30), daemon=True).start()
-    time.sleep(0.3)
+    for _ in pids:  # one stuck request per worker: the gate sends the second to the free one
+        threading.Thread(target=lambda: _quietly(requests.get, server.url("/sleep/20"), timeout=30), daemon=True).start()
+        time.sleep(0.15)
+    wait_for(lambda: _quietly(requests.get, server.url("/"), timeout=0.5) is None, 5, "both workers busy")
     began = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(10) == 0
