@@ -1,6 +1,8 @@
 """The command line: app specs as Gunicorn reads them, binds, flags, exit codes."""
 
+import concurrent.futures
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -57,6 +59,49 @@ def test_usage_errors_exit_2_and_name_the_setting():
     assert r.returncode == 2 and "allowed: HOST, HOST:PORT, [IPv6]:PORT, unix:PATH, fd://FD" in r.stderr
     r = run_narwhal()
     assert r.returncode == 2 and "No application module specified" in r.stderr
+
+
+def test_a_long_option_may_be_shortened_to_a_prefix_only_it_has(serve):
+    # argparse's allow_abbrev, on in Gunicorn: `--thread 2 --bi ADDR` is `--threads 2 --bind ADDR`.
+    port = free_port()
+    server = serve("barrier:app", "--thread", "2", "--bi", "127.0.0.1:%d" % port, bind=False)
+    assert "Using worker: narwhal (2 threads)" in server.log
+    url = "http://127.0.0.1:%d/" % port
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        bodies = list(pool.map(lambda _: requests.get(url, timeout=30).text, range(2)))
+    assert bodies == ["together", "together"]  # both requests in the app at once: two threads
+
+
+@pytest.mark.parametrize("args, values", [
+    (["--threa=3", "--keep", "7", "--time=9"], {"threads": "3", "keepalive": "7", "timeout": "9"}),
+    # An exact name wins over the longer names it is a prefix of (--log-syslog-to, ...).
+    (["--log-syslog", "--worker-co", "50"], {"syslog": "True", "worker_connections": "50"}),
+])
+def test_prefixes_from_the_command_line_and_the_environment(args, values):
+    for env, argv in (({}, args), ({"GUNICORN_CMD_ARGS": " ".join(args)}, []),
+                      ({"NARWHAL_CMD_ARGS": " ".join(args)}, [])):
+        r = run_narwhal(*argv, "--print-conf", "hello:app", env=env)
+        assert r.returncode == 0, (env, r.stderr)
+        printed = dict(map(str.strip, line.split(" = ", 1)) for line in r.stdout.splitlines() if " = " in line)
+        assert {k: printed[k] for k in values} == values, env
+    r = run_narwhal("--vers")
+    assert r.returncode == 0 and r.stdout.startswith("narwhal (version ")
+
+
+AMBIGUOUS = re.compile(r"(\w+): error: ambiguous option: (\S+) could match (.*)")
+
+
+@pytest.mark.parametrize("args", [["--worker=3"], ["--w", "3"], ["--max-req", "5"]])
+def test_an_ambiguous_prefix_is_refused_as_gunicorn_refuses_it(tmp_path, args):
+    r = run_narwhal(*args, "hello:app")
+    g = subprocess.run(["/usr/bin/gunicorn", *args, "hello:app"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == g.returncode == 2
+    assert r.stderr.splitlines()[0] == g.stderr.splitlines()[0].replace("gunicorn", "narwhal")
+    ours, theirs = AMBIGUOUS.search(r.stderr), AMBIGUOUS.search(g.stderr)
+    assert ours and theirs, (r.stderr, g.stderr)
+    assert ours.group(1, 2) == ("narwhal", args[0]) and theirs.group(1, 2) == ("gunicorn", args[0])
+    assert set(ours.group(3).split(", ")) == set(theirs.group(3).split(", "))
 
 
 def test_help_and_version():

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from conftest import APPS, BINARY, DEBIAN_PYTHON, free_port, run_narwhal
-from procs import wait_for
+from procs import wait_for, workers
 
 ERROR_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] ")
 TIME = re.compile(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]")
@@ -124,6 +124,23 @@ def test_error_log_file_and_levels(serve, tmp_path):
     requests.get(quiet.url("/raise"))
     assert wait_for(lambda: "Error handling request" in quiet.log, 5)
     assert "[INFO]" not in quiet.log
+
+
+def test_master_and_workers_append_to_one_error_log_file_without_overwriting(serve, tmp_path):
+    # Each process has its own descriptor on the file: without O_APPEND, the master's next
+    # line would land at its own offset, over the lines the workers wrote meanwhile.
+    errors = tmp_path / "error.log"
+    server = serve("hello:app", "-w", "2", "--error-logfile", str(errors), ready=False)
+    first = wait_for(lambda: len(workers(server.pid)) == 2 and errors.read_text().count("Booting worker") == 2
+                     and workers(server.pid), 30, "two workers booted")
+    server.proc.send_signal(signal.SIGTTIN)
+    wait_for(lambda: len(workers(server.pid)) == 3 and errors.read_text().count("Booting worker") == 3, 30,
+             "the third worker")
+    text = errors.read_text()
+    for pid in first:
+        assert "Booting worker with pid: %d" % pid in text, text
+    assert "Handling signal: ttin" in text
+    assert all(ERROR_LINE.match(l) for l in text.splitlines()), text
 
 
 def test_capture_output_sends_print_to_the_error_log(serve, tmp_path):

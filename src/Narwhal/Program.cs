@@ -20,6 +20,8 @@ internal static class Program
 
     public static int Main(string[] args)
     {
+        // First, before anything starts .NET's signal handling (see InheritedSignals).
+        Posix.InheritedSignals.Unignore(Posix.InheritedSignals.RecordedAtStartup);
         CommandLineResult cli;
         Config config;
         if (SettingsDocs.Requested(args) is { } docs)

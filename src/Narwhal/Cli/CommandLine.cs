@@ -10,7 +10,8 @@ internal sealed class UsageException(string message) : Exception(message);
 
 /// <summary>
 /// Parses argv the way Gunicorn's argparse does: <c>--flag value</c>, <c>--flag=value</c>,
-/// <c>-b value</c>, <c>-bvalue</c>, options before or after APP_MODULE, <c>--</c> ends options.
+/// <c>-b value</c>, <c>-bvalue</c>, options before or after APP_MODULE, <c>--</c> ends options,
+/// a long option shortened to an unambiguous prefix.
 /// </summary>
 internal static class CommandLine
 {
@@ -32,15 +33,13 @@ internal static class CommandLine
                 continue;
             }
             if (arg == "--") { optionsEnded = true; continue; }
-            if (arg is "-h" or "--help") { help = true; continue; }
-            if (arg == "--version" || arg == "-v") { version = true; continue; }
 
             string flag;
             string? inline = null;
             if (arg.StartsWith("--"))
             {
                 var eq = arg.IndexOf('=');
-                flag = eq > 0 ? arg[..eq] : arg;
+                flag = ExpandPrefix(eq > 0 ? arg[..eq] : arg, arg, byFlag);
                 if (eq > 0) inline = arg[(eq + 1)..];
             }
             else
@@ -48,13 +47,15 @@ internal static class CommandLine
                 flag = arg[..2];
                 if (arg.Length > 2) inline = arg[2..];
             }
+            if (flag is "-h" or "--help") { help = true; continue; }
+            if (flag is "-v" or "--version") { version = true; continue; }
 
             if (!byFlag.TryGetValue(flag, out var setting))
                 throw new UsageException($"unrecognized arguments: {arg}{Suggest(flag, byFlag.Keys)}");
 
             if (setting.Action is CliAction.StoreTrue or CliAction.StoreFalse)
             {
-                if (inline != null) throw new UsageException($"argument {flag}: ignored explicit argument '{inline}'");
+                if (inline != null) throw new UsageException($"argument {string.Join("/", setting.Cli)}: ignored explicit argument '{inline}'");
                 layer.Parse(setting, setting.Action == CliAction.StoreTrue ? "true" : "false");
                 continue;
             }
@@ -75,6 +76,27 @@ internal static class CommandLine
             throw new UsageException($"unrecognized arguments: {string.Join(' ', positional.Skip(1))}");
         return new CommandLineResult(layer, positional.Count == 1 ? positional[0] : null, help, version);
     }
+
+    /// <summary>
+    /// argparse's allow_abbrev, on by default in Gunicorn: a long option may be shortened to any
+    /// prefix that only one option has (<c>--thread</c>, <c>--bi</c>); an exact name always wins.
+    /// A prefix several options share is refused with argparse's message, listing them in the
+    /// parser's order. No match is left for the caller's "unrecognized arguments".
+    /// </summary>
+    private static string ExpandPrefix(string flag, string arg, Dictionary<string, Setting> byFlag)
+    {
+        if (flag is "--help" or "--version" || byFlag.ContainsKey(flag)) return flag;
+        var matches = LongOptions().Where(o => o.StartsWith(flag, StringComparison.Ordinal)).ToList();
+        if (matches.Count > 1)
+            throw new UsageException($"ambiguous option: {arg} could match {string.Join(", ", matches)}");
+        return matches.Count == 1 ? matches[0] : flag;
+    }
+
+    /// <summary>The long options in the order Gunicorn's parser adds them (and --help lists them).</summary>
+    private static IEnumerable<string> LongOptions() =>
+        new[] { "--help", "--version" }.Concat(
+            Sections.Order.SelectMany(section => SettingsRegistry.All.Where(s => s.Section == section))
+                .SelectMany(s => s.Cli).Where(f => f.StartsWith("--")));
 
     private static string Suggest(string flag, IEnumerable<string> known)
     {

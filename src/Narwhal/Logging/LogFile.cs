@@ -35,8 +35,23 @@ internal sealed unsafe partial class LogFile
     {
         var full = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
-        return File.OpenHandle(full, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        // open(2) itself: .NET's FileMode.Append seeks to the end once and does not set
+        // O_APPEND, so each process would write from its own offset over the others' lines.
+        // 0666 before the umask, as Python's open(path, 'a') in Gunicorn.
+        var fd = open(full, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0x1B6);
+        if (fd < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            var reason = System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno);
+            throw errno is 13 or 1 /* EACCES, EPERM */ ? new UnauthorizedAccessException(reason) : new IOException(reason);
+        }
+        return new SafeFileHandle(fd, ownsHandle: true);
     }
+
+    private const int O_WRONLY = 0x1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags, int mode);
 
     /// <summary>Lets the workers' user reopen the file after a rotation (Gunicorn chowns its log files too).</summary>
     public void Chown(int uid, int gid)

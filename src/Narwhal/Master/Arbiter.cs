@@ -89,6 +89,7 @@ internal sealed partial class Arbiter
     private void Start()
     {
         LogSetup.Apply(_config, Owner.Uid(_config), Owner.Gid(_config));
+        LogConfiguration();
         Settings.ConfigFile.Publish(_config, Environment.ProcessId);
         Environ.Apply(_config.Get(ServerSettings.RawEnv));
         Directory.SetCurrentDirectory(_config.Get(ServerSettings.Chdir));
@@ -122,6 +123,7 @@ internal sealed partial class Arbiter
             }
         }
         ProcessTitle.Set($"master [{_procName}]");
+        ErrorLog.Debug("Arbiter booted");
         ErrorLog.Info($"Listening at: {string.Join(",", _listeners)} ({Environment.ProcessId})");
         var threads = _config.Get(ServerSettings.Threads);
         ErrorLog.Info($"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
@@ -255,6 +257,7 @@ internal sealed partial class Arbiter
             LogSetup.Apply(fresh, Owner.Uid(fresh), Owner.Gid(fresh));
             Settings.ConfigFile.Publish(fresh, Environment.ProcessId);
             _config = fresh;
+            LogConfiguration();
         }
         catch (Exception e) when (e is UsageException or ConfigException)
         {
@@ -274,14 +277,19 @@ internal sealed partial class Arbiter
     private long _restarts;
     private readonly byte[] _metricsBlock = new byte[Metrics.RequestMetrics.BlockSize];
 
-    /// <summary>Gunicorn's gunicorn.workers gauge (and debug line), once a second.</summary>
+    /// <summary>Gunicorn's arbiter logs every setting at debug when it reads them.</summary>
+    private void LogConfiguration()
+    {
+        if (ErrorLog.Threshold == LogLevel.Debug) ErrorLog.Debug(PrintConfig.CurrentConfiguration(_config));
+    }
+
+    /// <summary>Gunicorn's gunicorn.workers gauge, once a second.</summary>
     private void ReportWorkers()
     {
         var now = Stopwatch.GetTimestamp();
         if (now - _lastReport < Stopwatch.Frequency) return;
         _lastReport = now;
         Statsd.Current?.Gauge("gunicorn.workers", _workers.Count);
-        if (ErrorLog.Threshold == LogLevel.Debug) ErrorLog.Debug($"{_workers.Count} workers");
     }
 
     /// <summary>Refreshes the --metrics-bind page: every live worker's counters plus those of workers gone.</summary>
@@ -308,7 +316,13 @@ internal sealed partial class Arbiter
         var waiting = _workers.Where(w => w.Retiring && !w.TermSent && !w.TimedOut).OrderBy(w => w.Age).ToList();
         foreach (var w in waiting.Take(Math.Max(0, ready + waiting.Count - _desired)))
             Terminate(w);
+
+        // Gunicorn's debug line, when the number of workers kept (not being retired) changes.
+        var kept = _workers.Count(w => !w.Retiring);
+        if (kept != _loggedWorkers) ErrorLog.Debug($"{_loggedWorkers = kept} workers");
     }
+
+    private int _loggedWorkers = -1;
 
     private void Retire(ChildWorker w, bool now)
     {

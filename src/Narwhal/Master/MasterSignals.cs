@@ -19,6 +19,8 @@ internal sealed class MasterSignals : IDisposable
 
     public MasterSignals()
     {
+        // nohup's ignored HUP (and any other inherited SIG_IGN) would make the registrations void.
+        InheritedSignals.Unignore(Handled);
         foreach (var signal in Handled)
             _registrations.Add(PosixSignalRegistration.Create((PosixSignal)signal, c =>
             {

@@ -6,7 +6,7 @@ namespace Narwhal.Posix;
 internal static unsafe partial class Unix
 {
     public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGABRT = 6, SIGKILL = 9, SIGUSR1 = 10,
-        SIGUSR2 = 12, SIGTERM = 15, SIGTTIN = 21, SIGTTOU = 22, SIGWINCH = 28;
+        SIGUSR2 = 12, SIGTERM = 15, SIGCHLD = 17, SIGTTIN = 21, SIGTTOU = 22, SIGWINCH = 28;
 
     private const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
 
@@ -14,7 +14,7 @@ internal static unsafe partial class Unix
     {
         SIGHUP => "SIGHUP", SIGINT => "SIGINT", SIGQUIT => "SIGQUIT", SIGABRT => "SIGABRT",
         SIGKILL => "SIGKILL", SIGUSR1 => "SIGUSR1", SIGUSR2 => "SIGUSR2", SIGTERM => "SIGTERM",
-        SIGTTIN => "SIGTTIN", SIGTTOU => "SIGTTOU", SIGWINCH => "SIGWINCH",
+        SIGCHLD => "SIGCHLD", SIGTTIN => "SIGTTIN", SIGTTOU => "SIGTTOU", SIGWINCH => "SIGWINCH",
         11 => "SIGSEGV", 7 => "SIGBUS", 4 => "SIGILL", 8 => "SIGFPE", 13 => "SIGPIPE",
         _ => $"signal {signal}",
     };

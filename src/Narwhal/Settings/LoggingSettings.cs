@@ -44,6 +44,17 @@ internal static class LoggingSettings
         Narwhal = "An unknown level is an error at start-up; Gunicorn falls back to info without a word.",
     });
 
+    // Named after --log-level, whose words it takes, for the one component whose messages it
+    // filters; no level above error, so Kestrel's errors always reach the error log.
+    public static readonly Setting<string> KestrelLogLevel = SettingsRegistry.Add(new Setting<string>
+    {
+        Name = "kestrel_log_level", Section = Sections.Logging, Cli = ["--kestrel-log-level"], Meta = "LEVEL",
+        Default = () => "error", Validate = raw => Validators.OneOfIgnoreCase(raw, "debug", "info", "warning", "error"),
+        Desc = "The least severe of Kestrel's own messages (the HTTP server under each worker: connections accepted, " +
+            "FIN received, bad requests) that go to the error log, --log-level permitting: debug, info, warning or error. " +
+            "Its errors always do. With --log-level debug alone the error log has Gunicorn's debug lines, not Kestrel's.",
+    });
+
     public static readonly Setting<bool> CaptureOutput = SettingsRegistry.Add(new Setting<bool>
     {
         Name = "capture_output", Section = Sections.Logging, Cli = ["--capture-output"], Action = CliAction.StoreTrue,

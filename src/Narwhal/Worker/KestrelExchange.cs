@@ -326,6 +326,18 @@ internal sealed class KestrelExchange : WsgiExchange
         _done.TrySetResult();
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> once the response is sent, with whether it ended the
+    /// connection (Connection: close, from the app, the drain or Kestrel: Kestrel adds its own
+    /// only as it writes the head, which can be after the app is done).
+    /// </summary>
+    public void OnSent(Action<bool> action) => _response.OnCompleted(_ =>
+    {
+        action(_response.Headers.Connection.Any(v => v != null &&
+            v.Split(',').Any(t => t.Trim().Equals("close", StringComparison.OrdinalIgnoreCase))));
+        return Task.CompletedTask;
+    }, this);
+
     /// <summary>Finishes the response on a Kestrel thread once Python is done with it.</summary>
     public async Task FinishAsync()
     {

@@ -31,14 +31,15 @@ internal sealed class KestrelHost : IAsyncDisposable
 
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
     public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestLimits requestLimits,
-        SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, EdgeOptions edge, PythonThreads python)
+        SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, EdgeOptions edge, PythonThreads python,
+        Logging.LogLevel kestrelLogLevel)
     {
         // DANGER: by default Kestrel also ends lines at a bare LF (RFC 9112 2.2 allows it). A
         // proxy in front that does not would frame the bytes differently: request smuggling.
         // Gunicorn refuses bare LF; so does Narwhal.
         AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
         var services = new ServiceCollection().AddLogging().BuildServiceProvider();
-        var loggerFactory = new LoggerFactory([new KestrelLogForwarder()]);
+        var loggerFactory = new LoggerFactory([new KestrelLogForwarder(kestrelLogLevel)]);
         var options = new KestrelServerOptions
         {
             ApplicationServices = services,

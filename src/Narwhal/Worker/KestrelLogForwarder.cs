@@ -1,33 +1,55 @@
 using Microsoft.Extensions.Logging;
 using Narwhal.Logging;
 using MsLogLevel = Microsoft.Extensions.Logging.LogLevel;
+using LogLevel = Narwhal.Logging.LogLevel;
 
 namespace Narwhal.Worker;
 
 /// <summary>
-/// Sends Kestrel's own errors to the error log. Its routine messages (bad requests from
-/// clients, connection resets) are Debug/Information and stay out, as they do in Gunicorn,
-/// unless the log level is debug: then they explain why a connection ended.
+/// Kestrel's messages and the error log. Its errors always go there. Its routine messages
+/// (about six per request at debug: connection accepted, started, FIN received...) only from
+/// --kestrel-log-level on: with --log-level debug, users expect Gunicorn's debug lines, so the
+/// few Kestrel events that are the moments Gunicorn logs become Gunicorn's words instead.
 /// </summary>
-internal sealed class KestrelLogForwarder : ILoggerProvider, ILogger
+internal sealed class KestrelLogForwarder(LogLevel shown) : ILoggerProvider, ILogger
 {
+    /// <summary>Kestrel's event for a moment Gunicorn's gthread worker logs at debug, and its line.</summary>
+    private static readonly Dictionary<string, string> GunicornLines = new(StringComparer.Ordinal)
+    {
+        // The client closed its connection: Gunicorn's parser stops ("Closing connection. %s"
+        // with an empty StopIteration, hence the trailing space).
+        ["ConnectionReadFin"] = "Closing connection. ",
+        ["ConnectionReset"] = "Ignoring connection reset",
+    };
+
     public ILogger CreateLogger(string categoryName) => this;
     public void Dispose() { }
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
     public bool IsEnabled(MsLogLevel logLevel) =>
-        logLevel >= MsLogLevel.Error || (ErrorLog.Threshold == Logging.LogLevel.Debug && logLevel >= MsLogLevel.Debug);
+        logLevel != MsLogLevel.None && (Shown(logLevel) || (logLevel >= MsLogLevel.Debug && ErrorLog.Threshold == LogLevel.Debug));
 
     public void Log<TState>(MsLogLevel logLevel, EventId eventId, TState state, Exception? exception,
         Func<TState, Exception?, string> formatter)
     {
-        if (!IsEnabled(logLevel)) return;
+        if (logLevel == MsLogLevel.None) return;
+        if (ErrorLog.Threshold == LogLevel.Debug && eventId.Name is { } name && GunicornLines.TryGetValue(name, out var line))
+            ErrorLog.Debug(line);
+        if (!Shown(logLevel)) return;
         var message = formatter(state, exception);
         if (exception != null) message += "\n" + exception;
-        ErrorLog.Write(logLevel switch
-        {
-            MsLogLevel.Critical => Logging.LogLevel.Critical,
-            MsLogLevel.Error => Logging.LogLevel.Error,
-            _ => Logging.LogLevel.Debug,
-        }, message);
+        ErrorLog.Write(Ours(logLevel), message);
     }
+
+    // Trace (HTTP/2 frame by frame) is never shown.
+    private bool Shown(MsLogLevel logLevel) => logLevel >= MsLogLevel.Error || (logLevel >= MsLogLevel.Debug && Ours(logLevel) >= shown);
+
+    private static LogLevel Ours(MsLogLevel logLevel) => logLevel switch
+    {
+        MsLogLevel.Critical => LogLevel.Critical,
+        MsLogLevel.Error => LogLevel.Error,
+        MsLogLevel.Warning => LogLevel.Warning,
+        MsLogLevel.Information => LogLevel.Info,
+        _ => LogLevel.Debug,
+    };
 }

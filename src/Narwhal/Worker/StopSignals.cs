@@ -18,6 +18,8 @@ internal enum StopKind
 /// <summary>A worker's signals, as Gunicorn's workers take them: TERM graceful, INT and QUIT quick.</summary>
 internal sealed class StopSignals : IDisposable
 {
+    private static readonly int[] Handled = [Unix.SIGTERM, Unix.SIGINT, Unix.SIGQUIT, Unix.SIGHUP, Unix.SIGUSR1];
+
     private readonly List<PosixSignalRegistration> _registrations = [];
     private readonly ManualResetEventSlim _raised = new();
     private volatile StopKind _kind;
@@ -25,6 +27,8 @@ internal sealed class StopSignals : IDisposable
     /// <param name="reopenLogs">USR1: reopen the log files (after logrotate).</param>
     public StopSignals(Action reopenLogs)
     {
+        // A worker inherits the master's dispositions; an ignored one would void its registration.
+        InheritedSignals.Unignore(Handled);
         On(Unix.SIGTERM, StopKind.Graceful);
         On(Unix.SIGINT, StopKind.Quick);
         On(Unix.SIGQUIT, StopKind.Quick);

@@ -88,7 +88,8 @@ internal static partial class WorkerProcess
             return Program.ExitWorkerBootError;
         }
         var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), RequestLimits.Current, tls,
-            HttpVersions.Kestrel(config), HttpVersions.Tuning(config), EdgeOptions.From(config), python);
+            HttpVersions.Kestrel(config), HttpVersions.Tuning(config), EdgeOptions.From(config), python,
+            ErrorLog.Parse(config.Get(LoggingSettings.KestrelLogLevel)));
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
         python.Start();
         host.StartAsync(new WsgiHttpApplication(python, drain, config.Get(SecuritySettings.BodyBufferSize)), CancellationToken.None).GetAwaiter().GetResult();

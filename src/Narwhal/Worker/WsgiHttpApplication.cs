@@ -26,7 +26,13 @@ internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drai
             if (LogsAccess) context.LogAccess();
             return;
         }
-        if (ErrorLog.Threshold == LogLevel.Debug) ErrorLog.Debug($"{context.Method} {context.RawTarget.Split('?')[0]}");
+        if (ErrorLog.Threshold == LogLevel.Debug)
+        {
+            // Gunicorn's default pre_request hook; then its gthread worker's line when the
+            // response ends the connection (resp.should_close()).
+            ErrorLog.Debug($"{context.Method} {context.RawTarget.Split('?')[0]}");
+            context.OnSent(closes => { if (closes) ErrorLog.Debug("Closing connection."); });
+        }
         python.Enqueue(context);
         await context.Completion;
         await context.FinishAsync();
