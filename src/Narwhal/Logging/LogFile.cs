@@ -5,9 +5,14 @@ using Narwhal.Posix;
 namespace Narwhal.Logging;
 
 /// <summary>
-/// A log destination: stdout, stderr or a file opened for append. Every line is one write(2)
-/// on an O_APPEND descriptor, so the master and its workers can share a file without
-/// interleaving inside lines. <see cref="Reopen"/> is USR1: after logrotate moved the file.
+/// A log destination: stdout, stderr or a file. The master and every worker open the file
+/// themselves, with O_APPEND in the open(2) flags, and write each line with one write(2): the
+/// kernel then moves to the end of the file and writes in one step, so lines from all the
+/// processes land whole, one after another, none over another. (A seek to the end at open, as
+/// .NET's FileMode.Append does, is not that: each process then writes at its own offset, over
+/// the others' lines.) On a pipe or FIFO the same holds for lines up to PIPE_BUF (4096 bytes);
+/// a longer line may interleave with another process's. <see cref="Reopen"/> is USR1: after
+/// logrotate moved the file.
 /// </summary>
 internal sealed unsafe partial class LogFile
 {
@@ -15,49 +20,38 @@ internal sealed unsafe partial class LogFile
     private readonly object _lock = new();
     private SafeFileHandle _handle;
 
-    private LogFile(string path, SafeFileHandle handle)
+    private LogFile(string path, SafeFileHandle handle, bool isFile)
     {
         _path = path;
         _handle = handle;
+        IsFile = isFile;
     }
 
-    public bool IsFile => _path is not ("-" or "stderr" or "stdout");
+    public bool IsFile { get; }
     public int Fd => (int)_handle.DangerousGetHandle();
 
     /// <summary><paramref name="dash"/> is what "-" means here: 2 (stderr) for the error log, 1 (stdout) for the access log.</summary>
     public static LogFile Open(string path, int dash)
     {
-        if (path == "-") return new LogFile(path, new SafeFileHandle(dash, ownsHandle: false));
-        return new LogFile(path, OpenAppend(path));
+        if (path == "-") return new LogFile(path, new SafeFileHandle(dash, ownsHandle: false), isFile: false);
+        // Absolute from here on: a reopen names the file opened now, wherever the process is then.
+        var full = System.IO.Path.GetFullPath(path);
+        return new LogFile(full, OpenAppend(full), isFile: path is not ("stderr" or "stdout"));
     }
 
-    private static SafeFileHandle OpenAppend(string path)
+    private static SafeFileHandle OpenAppend(string full)
     {
-        var full = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
-        // open(2) itself: .NET's FileMode.Append seeks to the end once and does not set
-        // O_APPEND, so each process would write from its own offset over the others' lines.
-        // 0666 before the umask, as Python's open(path, 'a') in Gunicorn.
-        var fd = open(full, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0x1B6);
-        if (fd < 0)
-        {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            var reason = System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno);
-            throw errno is 13 or 1 /* EACCES, EPERM */ ? new UnauthorizedAccessException(reason) : new IOException(reason);
-        }
+        // 0666 less the umask: what Gunicorn's open(path, "a") creates.
+        var fd = Unix.OpenAppend(full, 0x1b6);
         return new SafeFileHandle(fd, ownsHandle: true);
     }
-
-    private const int O_WRONLY = 0x1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
-
-    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags, int mode);
 
     /// <summary>Lets the workers' user reopen the file after a rotation (Gunicorn chowns its log files too).</summary>
     public void Chown(int uid, int gid)
     {
         if (!IsFile || (uid == Unix.EffectiveUserId && gid == Unix.EffectiveGroupId)) return;
-        try { Unix.Chown(System.IO.Path.GetFullPath(_path), uid, gid); }
+        try { Unix.Chown(_path, uid, gid); }
         catch (IOException) { /* e.g. /dev/null: nothing to own */ }
     }
 
@@ -67,8 +61,10 @@ internal sealed unsafe partial class LogFile
     {
         lock (_lock)
         {
-            // write(2), not pwrite: stdout may be a shell redirect without O_APPEND, where
-            // an offset would overwrite; errors (a full disk, a closed pipe) are dropped.
+            // The whole text in one write(2): callers pass whole lines. write, not pwrite: stdout
+            // may be a shell redirect without O_APPEND, where an offset would overwrite. The
+            // loop goes on only after a short write (a full disk, a signal during a pipe write);
+            // errors (a full disk, a closed pipe) are dropped.
             fixed (byte* p = bytes)
             {
                 var done = 0;
@@ -85,10 +81,24 @@ internal sealed unsafe partial class LogFile
     [System.Runtime.InteropServices.LibraryImport("libc")]
     private static partial nint write(int fd, byte* buffer, nint count);
 
+    /// <summary>
+    /// Opens the path afresh and swaps descriptors under the write lock: a line written
+    /// meanwhile lands whole, in the old file or in the new one. If the path cannot be opened
+    /// (a directory gone, permissions), the old file stays in use and the error says why.
+    /// </summary>
     public void Reopen()
     {
         if (!IsFile) return;
-        var fresh = OpenAppend(_path);
+        SafeFileHandle fresh;
+        try
+        {
+            fresh = OpenAppend(_path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ErrorLog.Error($"Can't reopen {_path}, still writing to the old file: {e.Message}");
+            return;
+        }
         SafeFileHandle old;
         lock (_lock)
         {

@@ -96,6 +96,27 @@ internal static unsafe partial class Unix
     private static IOException Error(string what) =>
         new($"{what} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
 
+    private const int O_WRONLY = 0x1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
+
+    /// <summary>
+    /// open(2) for writing at the end, always: O_APPEND makes every write(2) go to the end of the
+    /// file as it is then, so processes sharing the file never write over each other.
+    /// </summary>
+    public static int OpenAppend(string path, int mode)
+    {
+        int fd;
+        do fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+        while (fd < 0 && Marshal.GetLastPInvokeError() == EINTR);
+        if (fd >= 0) return fd;
+        var errno = Marshal.GetLastPInvokeError();
+        var message = Marshal.GetPInvokeErrorMessage(errno);
+        // The callers report these as a bad setting (cannot open the log file).
+        if (errno is EACCES or EPERM or EROFS) throw new UnauthorizedAccessException($"{message}: '{path}'");
+        throw new IOException($"{message}: '{path}'");
+    }
+
+    private const int EPERM = 1, EINTR = 4, EACCES = 13, EROFS = 30;
+
     /// <summary>Points descriptor <paramref name="target"/> at what <paramref name="source"/> refers to (capture_output).</summary>
     public static void Dup2(int source, int target)
     {
@@ -107,6 +128,7 @@ internal static unsafe partial class Unix
     [LibraryImport("libc", SetLastError = true)] private static partial int fcntl(int fd, int cmd, int arg);
     [LibraryImport("libc")] private static partial int umask(int mask);
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags);
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags, int mode);
     [LibraryImport("libc")] private static partial int close(int fd);
     [LibraryImport("libc", SetLastError = true)] private static partial int dup2(int oldfd, int newfd);
     [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)] private static partial void* getpwnam(string name);
