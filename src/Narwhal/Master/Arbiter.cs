@@ -88,11 +88,13 @@ internal sealed partial class Arbiter
 
     private void Start()
     {
+        // First, as Gunicorn does: a relative log path names the same file in the master as in
+        // the workers, which start in this directory, and after a USR1.
+        Directory.SetCurrentDirectory(_config.Get(ServerSettings.Chdir));
         LogSetup.Apply(_config, Owner.Uid(_config), Owner.Gid(_config));
         LogConfiguration();
         Settings.ConfigFile.Publish(_config, Environment.ProcessId);
         Environ.Apply(_config.Get(ServerSettings.RawEnv));
-        Directory.SetCurrentDirectory(_config.Get(ServerSettings.Chdir));
         if (int.TryParse(Environment.GetEnvironmentVariable(ParentMasterVariable), out var parent))
         {
             _parentMasterPid = parent;
