@@ -77,13 +77,17 @@ internal static class LogSetup
         PythonLogging.Setup(config);
     }
 
-    /// <summary>--capture-output: stdout and stderr (print(), C extensions) go to the error log file.</summary>
+    /// <summary>
+    /// --capture-output: stdout and stderr (print(), C extensions) go to the error log file.
+    /// The duplicates share the file's O_APPEND; Python's print() is made one write(2) per line.
+    /// </summary>
     private static void Capture(LogFile file)
     {
         Console.Out.Flush();
         Console.Error.Flush();
         Unix.Dup2(file.Fd, 1);
         Unix.Dup2(file.Fd, 2);
+        Python.LineBufferedStdio.Want();
     }
 
     /// <summary>USR1: reopen every log file (after logrotate moved them).</summary>

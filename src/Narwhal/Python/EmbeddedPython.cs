@@ -27,6 +27,7 @@ internal static unsafe class EmbeddedPython
         // 0: Python must not install signal handlers; the server owns signals.
         Native.Py_InitializeEx(0);
         Installation = python;
+        LineBufferedStdio.ApplyIfWanted();
         _mainThreadState = Native.PyEval_SaveThread();
     }
 

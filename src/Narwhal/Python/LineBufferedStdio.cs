@@ -1,0 +1,60 @@
+namespace Narwhal.Python;
+
+/// <summary>
+/// --capture-output puts stdout and stderr on the error log, which the master and every worker
+/// share. Python buffers sys.stdout in 8 KiB blocks when it is not a terminal and flushes them
+/// wherever a block ends, mid-line, so the prints of two processes would interleave inside
+/// lines; under PYTHONUNBUFFERED every print() is several write(2)s (the text, then "\n").
+/// Line buffering without write-through makes each print() of up to 8 KiB one write(2), and
+/// the error log's O_APPEND keeps those whole. Longer prints may be split.
+/// </summary>
+internal static class LineBufferedStdio
+{
+    private static bool _wanted;
+
+    /// <summary>From now on in this process: now if Python runs, else when it starts.</summary>
+    public static void Want()
+    {
+        if (_wanted) return;
+        _wanted = true;
+        if (!EmbeddedPython.IsStarted) return;
+        using var gil = EmbeddedPython.Acquire();
+        Apply();
+    }
+
+    /// <summary>Called by <see cref="EmbeddedPython.Start"/> with the GIL held.</summary>
+    internal static void ApplyIfWanted()
+    {
+        if (_wanted) Apply();
+    }
+
+    private static void Apply()
+    {
+        foreach (var name in (ReadOnlySpan<string>)["stdout", "stderr"])
+        {
+            try
+            {
+                using var sys = Interop.Import("sys");
+                using var stream = Interop.GetAttr(sys.Handle, name);
+                using var reconfigure = Interop.GetAttr(stream.Handle, "reconfigure");
+                using var args = PyRef.Own(Native.PyTuple_New(0));
+                using var kwargs = PyRef.Own(Native.PyDict_New());
+                using (var key = Interop.Str("line_buffering"))
+                using (var on = Interop.Bool(true))
+                    Native.PyDict_SetItem(kwargs.Handle, key.Handle, on.Handle);
+                using (var key = Interop.Str("write_through"))
+                using (var off = Interop.Bool(false))
+                    Native.PyDict_SetItem(kwargs.Handle, key.Handle, off.Handle);
+                PyRef.Own(Native.PyObject_Call(reconfigure.Handle, args.Handle, kwargs.Handle)).Dispose();
+            }
+            catch (PythonException e) when (e.TypeName == "AttributeError")
+            {
+                // None, or an object an app or a hook put there: not ours to change.
+            }
+            catch (PythonException e)
+            {
+                Logging.ErrorLog.Warning($"capture_output: could not line-buffer sys.{name}: {e.TypeName}: {e.PythonMessage}");
+            }
+        }
+    }
+}
