@@ -185,3 +185,21 @@ def test_relative_log_paths_name_one_file_for_master_and_workers(serve, tmp_path
     messages = [m for _, m in server_lines]
     for line in ("Starting narwhal", "Booting worker", "Handling signal: usr1", "Shutting down: Master"):
         assert any(m.startswith(line) for m in messages), (line, messages)
+
+
+def test_hup_closes_the_log_files_it_replaces(serve, tmp_path):
+    # Each HUP opens the logs afresh in the master; the old descriptors must not pile up.
+    access, errors = tmp_path / "access.log", tmp_path / "error.log"
+    server = serve("printer:app", "-w", "1", "--access-logfile", str(access), "--error-logfile", str(errors),
+                   "--capture-output", ready=False)
+    seen = set(wait_for(lambda: opened_logs(server.pid, {str(access)}, 1), 30, "the worker with its logs open"))
+    before = log_descriptor_flags(server.pid, {str(access), str(errors)})
+    for n in range(3):
+        os.kill(server.pid, signal.SIGHUP)
+        seen |= set(wait_for(lambda: set(opened_logs(server.pid, {str(access)}, 1) or seen) - seen, 30,
+                             "the new worker after HUP %d" % (n + 1)))
+    after = log_descriptor_flags(server.pid, {str(access), str(errors)})
+    stop(server)
+    assert len(after) == len(before) == 4, (before, after)  # stdout, stderr, the error log, the access log
+    _, server_lines, malformed = error_log(errors)
+    assert not malformed and sum(m.startswith("Hang up") for _, m in server_lines) == 3

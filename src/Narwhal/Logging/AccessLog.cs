@@ -13,6 +13,8 @@ internal sealed class AccessLog(AccessFormat format, LogFile? file, SyslogSink? 
 
     public AccessFormat Format => format;
 
+    public LogFile? File => file;
+
     public void Write(AccessRecord record)
     {
         string line;

@@ -19,6 +19,8 @@ internal sealed unsafe partial class LogFile
     private readonly string _path;
     private readonly object _lock = new();
     private SafeFileHandle _handle;
+    private bool _retired;
+    private LogFile? _successor;
 
     private LogFile(string path, SafeFileHandle handle, bool isFile)
     {
@@ -59,22 +61,51 @@ internal sealed unsafe partial class LogFile
 
     public void Write(ReadOnlySpan<byte> bytes)
     {
+        LogFile? successor;
         lock (_lock)
         {
-            // The whole text in one write(2): callers pass whole lines. write, not pwrite: stdout
-            // may be a shell redirect without O_APPEND, where an offset would overwrite. The
-            // loop goes on only after a short write (a full disk, a signal during a pipe write);
-            // errors (a full disk, a closed pipe) are dropped.
-            fixed (byte* p = bytes)
+            if (!_retired)
             {
-                var done = 0;
-                while (done < bytes.Length)
-                {
-                    var n = write(Fd, p + done, bytes.Length - done);
-                    if (n <= 0) break;
-                    done += (int)n;
-                }
+                WriteAll(bytes);
+                return;
             }
+            successor = _successor;
+        }
+        successor?.Write(bytes);
+    }
+
+    private void WriteAll(ReadOnlySpan<byte> bytes)
+    {
+        // The whole text in one write(2): callers pass whole lines. write, not pwrite: stdout
+        // may be a shell redirect without O_APPEND, where an offset would overwrite. The loop
+        // goes on only after a short write (a full disk, a signal during a pipe write); errors
+        // (a full disk, a closed pipe) are dropped.
+        fixed (byte* p = bytes)
+        {
+            var done = 0;
+            while (done < bytes.Length)
+            {
+                var n = write(Fd, p + done, bytes.Length - done);
+                if (n <= 0) break;
+                done += (int)n;
+            }
+        }
+    }
+
+    /// <summary>
+    /// HUP: the reloaded settings opened <paramref name="successor"/> (null: no such log any
+    /// more) and this file closes. A thread still holding this one writes to the successor, so
+    /// no line is lost and none goes to a closed, perhaps reused, descriptor.
+    /// </summary>
+    public void Retire(LogFile? successor)
+    {
+        if (ReferenceEquals(successor, this)) return;
+        lock (_lock)
+        {
+            if (_retired) return;
+            _retired = true;
+            _successor = successor;
+            _handle.Dispose(); // a no-op for stdout and stderr, which are not owned
         }
     }
 
@@ -88,7 +119,7 @@ internal sealed unsafe partial class LogFile
     /// </summary>
     public void Reopen()
     {
-        if (!IsFile) return;
+        if (!IsFile || _retired) return;
         SafeFileHandle fresh;
         try
         {

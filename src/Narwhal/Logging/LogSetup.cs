@@ -16,6 +16,9 @@ internal static class LogSetup
     public static void Apply(Config config, int ownerUid = -1, int ownerGid = -1)
     {
         _config = config;
+        // A HUP runs this again: the files opened before are closed once the new ones are in place.
+        var previousError = ErrorLog.File;
+        var previousAccess = AccessLog.Current?.File;
         var errorPath = config.Get(LoggingSettings.ErrorLog);
         LogFile errorFile;
         try
@@ -43,6 +46,7 @@ internal static class LogSetup
             }
         }
         ErrorLog.Configure(errorFile, ErrorLog.Parse(config.Get(LoggingSettings.LogLevel)), sink, $"gunicorn.{prefix}.error");
+        previousError.Retire(errorFile);
         if (config.Get(LoggingSettings.CaptureOutput) && errorFile.IsFile) Capture(errorFile);
 
         var accessPath = config.Get(LoggingSettings.AccessLog);
@@ -69,6 +73,7 @@ internal static class LogSetup
         {
             AccessLog.Current = null;
         }
+        previousAccess?.Retire(AccessLog.Current?.File);
 
         Statsd.Current = config.Get(LoggingSettings.StatsdHost) is { Length: > 0 } statsd
             ? Statsd.Open(statsd, config.Get(LoggingSettings.StatsdPrefix), config.Get(LoggingSettings.DogstatsdTags))
