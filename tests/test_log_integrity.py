@@ -13,6 +13,8 @@ import re
 import signal
 from pathlib import Path
 
+import pytest
+
 from apps.printer import line as printed_line
 from keepalive_client import KeepAliveLoad
 from procs import wait_for, workers
@@ -27,10 +29,10 @@ PRINTED_LINE = re.compile(r"printed (\S+) =+ end")
 O_APPEND = 0o2000
 
 
-def start(serve, tmp_path):
+def start(serve, tmp_path, env=None):
     access, errors = tmp_path / "access.log", tmp_path / "error.log"
     server = serve("printer:app", "-w", "4", "--threads", "2", "--access-logfile", str(access),
-                   "--error-logfile", str(errors), "--capture-output", ready=False)
+                   "--error-logfile", str(errors), "--capture-output", env=env, ready=False)
     # Not the "Booting worker" lines: they are among what is checked. The listening socket
     # queues the load's connections until the workers accept.
     pids = wait_for(lambda: opened_logs(server.pid, {str(access)}, 4), 30, "4 workers with their logs open")
@@ -109,8 +111,11 @@ def log_descriptor_flags(pid, paths):
     return found
 
 
-def test_every_request_prints_and_logs_one_whole_line_under_load(serve, tmp_path):
-    server, access, errors, pids = start(serve, tmp_path)
+# PYTHONUNBUFFERED (common in containers) makes Python write a print()'s text and its newline
+# with two write(2)s unless the server turns write-through off.
+@pytest.mark.parametrize("python_env", [{}, {"PYTHONUNBUFFERED": "1"}], ids=["buffered", "unbuffered"])
+def test_every_request_prints_and_logs_one_whole_line_under_load(serve, tmp_path, python_env):
+    server, access, errors, pids = start(serve, tmp_path, python_env)
 
     descriptors = {pid: log_descriptor_flags(pid, {str(access), str(errors)}) for pid in [server.pid, *pids]}
     result = KeepAliveLoad(server.port, CONNECTIONS, processes=4, requests=REQUESTS).result()
