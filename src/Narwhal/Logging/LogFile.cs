@@ -133,8 +133,8 @@ internal sealed unsafe partial class LogFile
         SafeFileHandle old;
         lock (_lock)
         {
-            old = _handle;
-            _handle = fresh;
+            old = _retired ? fresh : _handle; // retired meanwhile by a HUP: the fresh one is not needed
+            if (!_retired) _handle = fresh;
         }
         old.Dispose();
     }

@@ -96,6 +96,7 @@ internal static unsafe partial class Unix
     private static IOException Error(string what) =>
         new($"{what} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
 
+    // Linux's values (the same on x64 and arm64).
     private const int O_WRONLY = 0x1, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
 
     /// <summary>
