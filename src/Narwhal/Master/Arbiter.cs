@@ -450,10 +450,13 @@ internal sealed partial class Arbiter
     private void BootFailed(ChildWorker w, int code)
     {
         var reason = code == Program.ExitAppLoadError ? "App failed to load." : "Worker failed to boot.";
-        var waiting = _workers.Where(o => o.Retiring && !o.TermSent && o.Ready).ToList();
-        if (waiting.Count == 0) throw new HaltException(reason, code);
-        ErrorLog.Error($"{reason} (pid:{w.Pid}) Keeping {waiting.Count} running worker(s) on the previous code.");
-        foreach (var o in waiting) o.Retiring = false;
+        var serving = _workers.Where(o => o.Ready && !o.TermSent && !o.TimedOut).ToList();
+        if (serving.Count == 0) throw new HaltException(reason, code);
+        // A replacement of a round that already failed: it was told to stop, and failed as
+        // the first one did (with -w 2 and --reload, both replacements load the broken file).
+        if (w.Retiring) return;
+        ErrorLog.Error($"{reason} (pid:{w.Pid}) Keeping {serving.Count} running worker(s) on the previous code.");
+        foreach (var o in serving) o.Retiring = false;
         // The replacements of the same round would fail the same way.
         foreach (var o in _workers.Where(o => !o.Ready && !o.Retiring)) Retire(o, now: true);
         SetDesired(Math.Max(_desired, 1));

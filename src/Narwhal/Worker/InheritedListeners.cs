@@ -25,11 +25,13 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     // How often an accept thread wakes to notice a stop when no connection comes.
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 
-    // How long a worker without a free thread leaves a waiting connection to the others: far
-    // longer than a free worker's accept thread takes to wake, even on a loaded machine,
-    // short enough not to matter to a client when every worker is busy. It looks again
-    // every YieldStep, to stop yielding as soon as the connection is gone or a thread frees.
-    private static readonly long YieldTicks = System.Diagnostics.Stopwatch.Frequency / 20;
+    // How long a worker without a free thread leaves a waiting connection to the others (100
+    // ms): far longer than a free worker's accept thread takes to wake, even on a loaded
+    // machine, short enough not to matter to a client when every worker is busy; and longer
+    // than the 50 ms after which a running request counts as holding its thread, so that a
+    // request that had just started when the yield began is seen for what it is at its end.
+    // It looks again every YieldStep, to stop as soon as the connection is gone or a thread frees.
+    private static readonly long YieldTicks = System.Diagnostics.Stopwatch.Frequency / 10;
     private static readonly TimeSpan YieldStep = TimeSpan.FromMilliseconds(5);
 
     private readonly SocketConnectionContextFactory _contexts;
