@@ -384,3 +384,24 @@ def test_while_a_worker_is_stuck_every_fresh_connection_is_answered_at_once(serv
             late.append((round(sent - started, 2), ok))
         time.sleep(0.2)
     assert late == []
+
+
+def test_hup_with_code_that_cannot_load_keeps_every_worker_serving_under_load(serve, tmp_path):
+    """Gunicorn stops its master here; Narwhal keeps the workers on the previous code."""
+    module = tmp_path / "live.py"
+    module.write_text("def app(e, sr):\n    sr('200 OK', [])\n    return [b'v1']\n")
+    server = start_workers(serve, 3, app="live:app", cwd=tmp_path)
+    before = workers(server.pid)
+    load = Load(server.url("/"), LOAD_SECONDS)
+    time.sleep(0.5)
+    module.write_text("import no_such_module_anywhere\n")
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "App failed to load." in server.log, 15, "the failed replacement")
+    time.sleep(1)
+    assert server.proc.poll() is None and workers(server.pid) == before
+    assert {requests.get(server.url("/"), headers={"Connection": "close"}).text for _ in range(10)} == {"v1"}
+    module.write_text("def app(e, sr):\n    sr('200 OK', [])\n    return [b'v2']\n")
+    server.proc.send_signal(signal.SIGHUP)
+    replaced(server, before, 3)
+    assert_no_failures(load.result())
+    assert {requests.get(server.url("/"), headers={"Connection": "close"}).text for _ in range(10)} == {"v2"}
