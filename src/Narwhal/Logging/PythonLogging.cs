@@ -11,9 +11,9 @@ namespace Narwhal.Logging;
 /// </summary>
 internal static class PythonLogging
 {
-    private static PyRef _module;
-    private static PyRef _logger;
-    private static PyRef _emit;
+    private static readonly EmbeddedModule Module = new("narwhal_logging.py", "narwhal_logging");
+    private static PyStored? _logger;
+    private static PyStored? _emit;
 
     public static bool Wanted(Config config) =>
         config.Get(LoggingSettings.LogConfig).Length > 0
@@ -36,33 +36,29 @@ internal static class PythonLogging
         }
         var glue = ConfigFile.Glue;
         ConfigFile.Publish(config, Environment.ProcessId);
-        using var gil = EmbeddedPython.Acquire();
-        if (_module.IsNull)
-        {
-            _module = EmbeddedPython.LoadModule("narwhal_logging.py", "narwhal_logging");
-            _emit = Interop.GetAttr(_module.Handle, "emit");
-        }
-        using var create = Interop.GetAttr(_module.Handle, "create");
+        using var gil = Gil.Take();
+        _emit ??= Interop.GetAttr(Module.Get(), "emit").Store();
+        using var create = Interop.GetAttr(Module.Get(), "create");
         using var cfgObject = Interop.GetAttr(glue, "_cfg");
         using var className = Interop.Str(config.Get(LoggingSettings.LoggerClass));
         using var getObject = Interop.GetAttr(glue, "setting_object");
         using var settingName = Interop.Str(LoggingSettings.LoggerClass.Name);
-        using var classObject = Interop.Call(getObject.Handle, settingName.Handle);
+        using var classObject = Interop.Call(getObject, settingName);
         var chdir = config.Get(ServerSettings.Chdir);
         using var paths = Interop.StrList([chdir, .. config.Get(ServerSettings.PythonPath).Select(p => Path.GetFullPath(p, chdir))]);
-        PyRef logger;
+        PyStored logger;
         try
         {
-            logger = Interop.Call(create.Handle, cfgObject.Handle, className.Handle, classObject.Handle, paths.Handle);
+            logger = Interop.Call(create, cfgObject, className, classObject, paths).Store();
         }
         catch (PythonException e)
         {
             throw new ConfigException($"Python logging could not be set up: {e.TypeName}: {e.PythonMessage}\n{e.PythonTraceback}");
         }
-        _logger.Dispose();
+        _logger?.Dispose();
         _logger = logger;
         using (var setLogger = Interop.GetAttr(glue, "set_logger"))
-            Interop.Call(setLogger.Handle, _logger.Handle).Dispose();
+            Interop.Call(setLogger, _logger).Dispose();
         // The Python logger writes the access log itself, from the request hook wrapper.
         AccessLog.Current = null;
         ErrorLog.Python = Emit;
@@ -72,10 +68,10 @@ internal static class PythonLogging
     {
         try
         {
-            using var gil = EmbeddedPython.Acquire();
+            using var gil = Gil.Take();
             using var l = Interop.Long((int)level);
             using var m = Interop.Str(message);
-            Interop.Call(_emit.Handle, _logger.Handle, l.Handle, m.Handle).Dispose();
+            Interop.Call(_emit!, _logger!, l, m).Dispose();
             return true;
         }
         catch (PythonException)
@@ -87,12 +83,12 @@ internal static class PythonLogging
     /// <summary>USR1: the Python logger reopens its file handlers.</summary>
     public static void Reopen()
     {
-        if (_logger.IsNull) return;
+        if (_logger == null) return;
         try
         {
-            using var gil = EmbeddedPython.Acquire();
-            using var reopen = Interop.GetAttr(_logger.Handle, "reopen_files");
-            Interop.Call(reopen.Handle).Dispose();
+            using var gil = Gil.Take();
+            using var reopen = Interop.GetAttr(_logger, "reopen_files");
+            Interop.Call(reopen).Dispose();
         }
         catch (PythonException e)
         {

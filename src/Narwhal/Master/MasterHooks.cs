@@ -17,25 +17,25 @@ internal static class MasterHooks
         long? arg1 = null, long? arg2 = null)
     {
         var glue = ConfigFile.Glue;
-        if (glue == 0) return;
+        if (glue.IsNull) return;
         try
         {
-            using var gil = EmbeddedPython.Acquire();
+            using var gil = Gil.Take();
             using var fn = Interop.GetAttr(glue, "master_hook");
             using var n = Interop.Str(name);
-            using var list = PyRef.Own(Native.PyList_New(0));
+            using var list = Containers.List();
             foreach (var (pid, age) in workers)
             {
-                using var pair = PyRef.Own(Native.PyTuple_New(2));
-                Native.PyTuple_SetItem(pair.Handle, 0, Interop.Long(pid).Steal());
-                Native.PyTuple_SetItem(pair.Handle, 1, Interop.Long(age).Steal());
-                Native.PyList_Append(list.Handle, pair.Handle);
+                using var p = Interop.Long(pid);
+                using var a = Interop.Long(age);
+                using var pair = Containers.Tuple(p, a);
+                Containers.Append(list, pair);
             }
             using var count = Interop.Long(numWorkers);
             using var addresses = Interop.StrList(listeners.ToList());
             using var a1 = arg1 is { } v1 ? Interop.Long(v1) : Interop.NewNone();
             using var a2 = arg2 is { } v2 ? Interop.Long(v2) : Interop.NewNone();
-            Interop.Call(fn.Handle, n.Handle, list.Handle, count.Handle, addresses.Handle, a1.Handle, a2.Handle).Dispose();
+            Interop.Call(fn, n, list, count, addresses, a1, a2).Dispose();
         }
         catch (PythonException e)
         {

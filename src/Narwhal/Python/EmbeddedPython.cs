@@ -5,12 +5,10 @@ namespace Narwhal.Python;
 /// <summary>
 /// The one embedded interpreter of this process, started on first need: by the config file
 /// (master and workers), by a Python logger, or by the app (workers). Between calls no
-/// thread holds the GIL; every entry takes it with <see cref="Acquire"/> or owns a thread state.
+/// thread holds the GIL; every entry takes it through <see cref="Gil"/>.
 /// </summary>
 internal static unsafe class EmbeddedPython
 {
-    private static nint _mainThreadState;
-
     public static PythonInstallation? Installation { get; private set; }
 
     public static bool IsStarted => Installation != null;
@@ -28,19 +26,11 @@ internal static unsafe class EmbeddedPython
         Native.Py_InitializeEx(0);
         Installation = python;
         LineBufferedStdio.ApplyIfWanted();
-        _mainThreadState = Native.PyEval_SaveThread();
-    }
-
-    /// <summary>Holds the GIL for the scope, from any thread: <c>using (EmbeddedPython.Acquire()) { ... }</c>.</summary>
-    public static Held Acquire() => new(Native.PyGILState_Ensure());
-
-    public readonly struct Held(int state) : IDisposable
-    {
-        public void Dispose() => Native.PyGILState_Release(state);
+        Gil.LeaveMainThread();
     }
 
     /// <summary>Runs one of Narwhal's Python sources (an embedded resource) as module <paramref name="name"/>. Hold the GIL.</summary>
-    public static PyRef LoadModule(string resource, string name)
+    public static PyOwned LoadModule(string resource, string name)
     {
         using var stream = typeof(EmbeddedPython).Assembly.GetManifestResourceStream(resource)!;
         using var reader = new StreamReader(stream);
@@ -51,8 +41,8 @@ internal static unsafe class EmbeddedPython
         fixed (byte* fn = filename)
         fixed (byte* n = moduleName)
         {
-            using var code = PyRef.Own(Native.Py_CompileString(src, fn, Native.FileInput));
-            return PyRef.Own(Native.PyImport_ExecCodeModuleEx(n, code.Handle, fn));
+            using var code = PyOwned.Own(Native.Py_CompileString(src, fn, Native.FileInput));
+            return PyOwned.Own(Native.PyImport_ExecCodeModuleEx(n, code.Borrowed.Handle, fn));
         }
     }
 
@@ -60,7 +50,7 @@ internal static unsafe class EmbeddedPython
     public static int Finalize()
     {
         if (Installation == null) return 0;
-        Native.PyEval_RestoreThread(_mainThreadState);
+        Gil.ReturnToMainThread();
         Installation = null;
         return Native.Py_FinalizeEx();
     }

@@ -18,7 +18,7 @@ internal static class LineBufferedStdio
         if (_wanted) return;
         _wanted = true;
         if (!EmbeddedPython.IsStarted) return;
-        using var gil = EmbeddedPython.Acquire();
+        using var gil = Gil.Take();
         Apply();
     }
 
@@ -35,17 +35,17 @@ internal static class LineBufferedStdio
             try
             {
                 using var sys = Interop.Import("sys");
-                using var stream = Interop.GetAttr(sys.Handle, name);
-                using var reconfigure = Interop.GetAttr(stream.Handle, "reconfigure");
-                using var args = PyRef.Own(Native.PyTuple_New(0));
-                using var kwargs = PyRef.Own(Native.PyDict_New());
+                using var stream = Interop.GetAttr(sys, name);
+                using var reconfigure = Interop.GetAttr(stream, "reconfigure");
+                using var args = Containers.Tuple();
+                using var kwargs = Containers.Dict();
                 using (var key = Interop.Str("line_buffering"))
                 using (var on = Interop.Bool(true))
-                    Native.PyDict_SetItem(kwargs.Handle, key.Handle, on.Handle);
+                    Containers.Set(kwargs, key, on);
                 using (var key = Interop.Str("write_through"))
                 using (var off = Interop.Bool(false))
-                    Native.PyDict_SetItem(kwargs.Handle, key.Handle, off.Handle);
-                PyRef.Own(Native.PyObject_Call(reconfigure.Handle, args.Handle, kwargs.Handle)).Dispose();
+                    Containers.Set(kwargs, key, off);
+                Interop.CallWithKeywords(reconfigure, args, kwargs).Dispose();
             }
             catch (PythonException e) when (e.TypeName == "AttributeError")
             {

@@ -21,9 +21,9 @@ internal sealed class PythonException(string typeName, string message, string tr
         Native.PyErr_NormalizeException(&type, &value, &tb);
         try
         {
-            var typeName = Interop.GetStringAttr(type, "__name__") ?? "Exception";
-            var message = value != 0 ? Interop.ToStringOrEmpty(value) : "";
-            var formatted = Interop.FormatException(type, value, tb);
+            var typeName = Interop.GetStringAttr(new PyBorrowed(type), "__name__") ?? "Exception";
+            var message = value != 0 ? Interop.ToStringOrEmpty(new PyBorrowed(value)) : "";
+            var formatted = Interop.FormatException(new PyBorrowed(type), new PyBorrowed(value), new PyBorrowed(tb));
             return new PythonException(typeName, message, formatted);
         }
         finally
@@ -35,11 +35,14 @@ internal sealed class PythonException(string typeName, string message, string tr
     }
 
     /// <summary>Sets a Python exception of the given type (PyExc_* export name) for a native callback to return NULL with.</summary>
-    public static unsafe void Raise(string excExportName, string message)
+    public static unsafe void Raise(string excExportName, string message) =>
+        Raise(new PyBorrowed(*(nint*)PythonLibrary.Export(excExportName)), message);
+
+    /// <summary>Sets a Python exception of <paramref name="type"/> (a class the glue defines) for a native callback to return NULL with.</summary>
+    public static unsafe void Raise(PyBorrowed type, string message)
     {
-        var type = *(nint*)PythonLibrary.Export(excExportName);
         var bytes = Encoding.UTF8.GetBytes(message + "\0");
-        fixed (byte* p = bytes) Native.PyErr_SetString(type, p);
+        fixed (byte* p = bytes) Native.PyErr_SetString(type.Handle, p);
     }
 }
 

@@ -11,34 +11,20 @@ namespace Narwhal.Settings;
 /// </summary>
 internal static class ConfigFile
 {
-    private static PyRef _glue;
+    private static PyStored? _glue;
 
     /// <summary>The glue module, loaded on first use; null if this process has no interpreter.</summary>
-    /// <summary>
-    /// The ssl_context hook's context read back as JSON (narwhal_config.tls_from_hook), or null
-    /// without the hook. Throws <see cref="PythonException"/> when the context cannot be served.
-    /// </summary>
-    public static string? TlsFromHook()
-    {
-        var glue = Glue;
-        if (glue == 0) return null;
-        using var gil = EmbeddedPython.Acquire();
-        using var fn = Interop.GetAttr(glue, "tls_from_hook");
-        using var result = Interop.Call(fn.Handle);
-        return result.Handle == Interop.None ? null : Interop.AsString(result.Handle);
-    }
-
-    public static nint Glue
+    public static PyBorrowed Glue
     {
         get
         {
-            if (!_glue.IsNull || !EmbeddedPython.IsStarted) return _glue.Handle;
-            using (EmbeddedPython.Acquire())
+            if (_glue != null || !EmbeddedPython.IsStarted) return _glue?.Borrowed ?? default;
+            using (Gil.Take())
             {
-                _glue = EmbeddedPython.LoadModule("narwhal_config.py", "narwhal_config");
-                WsgiBridge.InstallLog(_glue.Handle);
+                _glue = EmbeddedPython.LoadModule("narwhal_config.py", "narwhal_config").Store();
+                WsgiBridge.InstallLog(_glue);
             }
-            return _glue.Handle;
+            return _glue;
         }
     }
 
@@ -47,22 +33,22 @@ internal static class ConfigFile
     public static List<(Setting Setting, FileValue Value)> Evaluate(string location, string? source)
     {
         var glue = Glue;
-        using var gil = EmbeddedPython.Acquire();
+        using var gil = Gil.Take();
         using var load = Interop.GetAttr(glue, "load");
         using var path = Interop.Str(location);
         using var known = Interop.StrList(SettingsRegistry.All.Select(s => s.Name).ToList());
-        using var hooks = PyRef.Own(Native.PyDict_New());
+        using var hooks = Containers.Dict();
         foreach (var (name, arity) in HookSettings.Arity)
         {
             using var k = Interop.Str(name);
             using var v = Interop.Long(arity);
-            Native.PyDict_SetItem(hooks.Handle, k.Handle, v.Handle);
+            Containers.Set(hooks, k, v);
         }
-        PyRef found;
+        PyStored found;
         try
         {
             using var text = source != null ? Interop.Str(source) : Interop.NewNone();
-            found = Interop.Call(load.Handle, path.Handle, known.Handle, hooks.Handle, text.Handle);
+            found = Interop.Call(load, path, known, hooks, text).Store();
         }
         catch (PythonException e) when (e.TypeName == "ConfigError")
         {
@@ -75,15 +61,15 @@ internal static class ConfigFile
         using (found)
         {
             var result = new List<(Setting, FileValue)>();
-            var n = Native.PyList_Size(found.Handle);
+            var n = Containers.Count(found);
             for (nint i = 0; i < n; i++)
             {
-                var item = Native.PyList_GetItem(found.Handle, i);
-                using var name = PyRef.Own(Native.PySequence_GetItem(item, 0));
-                using var kind = PyRef.Own(Native.PySequence_GetItem(item, 1));
-                using var text = PyRef.Own(Native.PySequence_GetItem(item, 2));
-                var setting = SettingsRegistry.Find(Interop.AsString(name.Handle)!)!;
-                result.Add((setting, new FileValue(Interop.AsString(kind.Handle)!, Interop.AsString(text.Handle) ?? "")));
+                var item = Containers.Item(found, i);
+                using var name = Containers.ItemOf(item, 0);
+                using var kind = Containers.ItemOf(item, 1);
+                using var text = Containers.ItemOf(item, 2);
+                var setting = SettingsRegistry.Find(Interop.AsString(name)!)!;
+                result.Add((setting, new FileValue(Interop.AsString(kind)!, Interop.AsString(text) ?? "")));
             }
             return result;
         }
@@ -93,12 +79,12 @@ internal static class ConfigFile
     public static void Publish(Config config, int pid)
     {
         var glue = Glue;
-        if (glue == 0) return;
-        using var gil = EmbeddedPython.Acquire();
+        if (glue.IsNull) return;
+        using var gil = Gil.Take();
         using var configure = Interop.GetAttr(glue, "configure");
         using var json = Interop.Str(ToJson(config));
         using var p = Interop.Long(pid);
-        Interop.Call(configure.Handle, json.Handle, p.Handle).Dispose();
+        Interop.Call(configure, json, p).Dispose();
     }
 
     /// <summary>Every effective value as JSON, as Python sees it (None for unset optional strings).</summary>

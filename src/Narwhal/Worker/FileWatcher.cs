@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Narwhal.Logging;
 using Narwhal.Settings;
-using Narwhal.Wsgi;
 
 namespace Narwhal.Worker;
 
@@ -15,7 +14,6 @@ internal sealed class FileWatcher : IDisposable
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
-    private readonly WsgiRuntime _runtime;
     private readonly IReadOnlyList<string> _extra;
     private readonly bool _inotify;
     private readonly Action _changed;
@@ -25,18 +23,17 @@ internal sealed class FileWatcher : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private volatile string? _notified;
 
-    private FileWatcher(WsgiRuntime runtime, IReadOnlyList<string> extra, bool inotify, Action changed)
+    private FileWatcher(IReadOnlyList<string> extra, bool inotify, Action changed)
     {
-        _runtime = runtime;
         _extra = extra;
         _inotify = inotify;
         _changed = changed;
     }
 
-    public static FileWatcher Start(WsgiRuntime runtime, Config config, Action changed)
+    public static FileWatcher Start(Config config, Action changed)
     {
         var extra = config.Get(ProcessSettings.ReloadExtraFiles).Select(Path.GetFullPath).ToList();
-        var watcher = new FileWatcher(runtime, extra, config.Get(ProcessSettings.ReloadEngine) != "poll", changed);
+        var watcher = new FileWatcher(extra, config.Get(ProcessSettings.ReloadEngine) != "poll", changed);
         // The baseline is taken before the worker serves: a change made right after its first
         // response must count as a change.
         watcher.Scan();
@@ -56,7 +53,7 @@ internal sealed class FileWatcher : IDisposable
 
     private void Scan()
     {
-        var files = _runtime.SourceFiles().Concat(_extra).ToList();
+        var files = ReloadSources.Files().Concat(_extra).ToList();
         string? changed = null;
         foreach (var file in files)
         {

@@ -144,8 +144,7 @@ internal sealed class PythonThreads
 
     private void Run(int slot)
     {
-        var gilState = Native.PyGILState_Ensure();
-        var threadState = Native.PyEval_SaveThread();
+        var thread = Gil.Attach();
         try
         {
             while (!_stopping)
@@ -155,7 +154,7 @@ internal sealed class PythonThreads
                     _ready.Wait();
                     continue;
                 }
-                Native.PyEval_RestoreThread(threadState);
+                thread.Resume();
                 try
                 {
                     do Serve(slot, exchange);
@@ -163,14 +162,13 @@ internal sealed class PythonThreads
                 }
                 finally
                 {
-                    threadState = Native.PyEval_SaveThread();
+                    thread.Pause();
                 }
             }
         }
         finally
         {
-            Native.PyEval_RestoreThread(threadState);
-            Native.PyGILState_Release(gilState);
+            thread.Dispose();
         }
     }
 

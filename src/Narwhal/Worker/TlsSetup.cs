@@ -10,7 +10,7 @@ namespace Narwhal.Worker;
 /// Gunicorn's SSL settings as .NET's TLS: certfile and keyfile (PEM), cert_reqs (0 none,
 /// 1 optional, 2 required client certificates) checked against ca_certs, ciphers; or, when
 /// the config file defines Gunicorn's ssl_context hook, what the context it returns says
-/// (narwhal_config.tls_from_hook). Each worker loads the files when it starts, so a HUP
+/// (narwhal_tls.from_hook). Each worker loads the files when it starts, so a HUP
 /// picks up renewed certificates.
 /// </summary>
 internal static class TlsSetup
@@ -26,7 +26,7 @@ internal static class TlsSetup
         string? fromHook;
         try
         {
-            fromHook = ConfigFile.TlsFromHook();
+            fromHook = TlsTranslation.FromHook();
         }
         catch (Python.PythonException e)
         {
@@ -93,7 +93,7 @@ internal static class TlsSetup
             caCerts.Length > 0 ? [caCerts] : [], SslProtocols.Tls12 | SslProtocols.Tls13, suites);
     }
 
-    /// <summary>The ssl_context hook's context, as narwhal_config.tls_from_hook reads it back.</summary>
+    /// <summary>The ssl_context hook's context, as narwhal_tls.from_hook reads it back.</summary>
     private static Plan FromHook(string json)
     {
         using var doc = System.Text.Json.JsonDocument.Parse(json);

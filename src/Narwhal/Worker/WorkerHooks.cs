@@ -17,12 +17,12 @@ internal static class WorkerHooks
     public static void Start(int age, int masterPid)
     {
         var glue = ConfigFile.Glue;
-        if (glue == 0) return;
-        using var gil = EmbeddedPython.Acquire();
+        if (glue.IsNull) return;
+        using var gil = Gil.Take();
         using var start = Interop.GetAttr(glue, "start_worker");
         using var a = Interop.Long(age);
         using var m = Interop.Long(masterPid);
-        Interop.Call(start.Handle, a.Handle, m.Handle).Dispose();
+        Interop.Call(start, a, m).Dispose();
         _active = true;
     }
 
@@ -32,10 +32,10 @@ internal static class WorkerHooks
         if (!_active) return;
         try
         {
-            using var gil = EmbeddedPython.Acquire();
+            using var gil = Gil.Take();
             using var fn = Interop.GetAttr(ConfigFile.Glue, "worker_hook");
             using var n = Interop.Str(name);
-            Interop.Call(fn.Handle, n.Handle).Dispose();
+            Interop.Call(fn, n).Dispose();
         }
         catch (PythonException e)
         {

@@ -80,7 +80,7 @@ internal static partial class WorkerProcess
         SslServerAuthenticationOptions? tls;
         try
         {
-            tls = TlsSetup.From(config, runtime.CipherSuites);
+            tls = TlsSetup.From(config, TlsTranslation.CipherSuites);
         }
         catch (ConfigException e)
         {
@@ -90,7 +90,7 @@ internal static partial class WorkerProcess
         var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), RequestLimits.Current, tls,
             HttpVersions.Kestrel(config), HttpVersions.Tuning(config), EdgeOptions.From(config), python,
             ErrorLog.Parse(config.Get(LoggingSettings.KestrelLogLevel)));
-        using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(runtime, config, state.RequestReplacement) : null;
+        using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(config, state.RequestReplacement) : null;
         python.Start();
         host.StartAsync(new WsgiHttpApplication(python, drain, config.Get(SecuritySettings.BodyBufferSize)), CancellationToken.None).GetAwaiter().GetResult();
         state.Set(WorkerState.Serving, python.Handled);

@@ -11,73 +11,73 @@ namespace Narwhal.Wsgi;
 /// </summary>
 internal sealed class EnvironBuilder
 {
-    private readonly PyRef _base;
-    private readonly PyRef _inputType;
+    private readonly PyStored _base;
+    private readonly PyStored _inputType;
     private readonly string _scriptName;
-    private readonly Dictionary<string, PyRef> _headerKeys = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<string, PyRef> _constants = new(StringComparer.Ordinal);
-    private PyRef _requestMethod, _scriptNameKey, _pathInfo, _queryString, _rawUri, _serverProtocol,
+    private readonly Dictionary<string, PyStored> _headerKeys = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, PyStored> _constants = new(StringComparer.Ordinal);
+    private readonly PyStored _requestMethod, _scriptNameKey, _pathInfo, _queryString, _rawUri, _serverProtocol,
         _remoteAddr, _remotePort, _proxyProtocol, _proxyAddr, _proxyPort, _serverName, _serverPort, _contentType, _contentLength, _urlScheme, _input;
 
     // Caps the header-key cache so a client sending random header names cannot grow it without bound.
     private const int MaxCachedHeaderKeys = 512;
 
     /// <summary>Must hold the GIL.</summary>
-    public EnvironBuilder(nint glue, bool multithread, bool multiprocess)
+    public EnvironBuilder(PyBorrowed glue, bool multithread, bool multiprocess)
     {
         // Gunicorn reads SCRIPT_NAME from the process environment (the header carries '_',
         // which the default header_map drops).
         _scriptName = Environment.GetEnvironmentVariable("SCRIPT_NAME") ?? "";
-        _inputType = Interop.GetAttr(glue, "InputStream");
-        _base = PyRef.Own(Native.PyDict_New());
-        using (var version = PyRef.Own(Native.PyTuple_New(2)))
-        {
-            Native.PyTuple_SetItem(version.Handle, 0, Interop.Long(1).Steal());
-            Native.PyTuple_SetItem(version.Handle, 1, Interop.Long(0).Steal());
-            SetBase("wsgi.version", version.Handle);
-        }
+        _inputType = Interop.GetAttr(glue, "InputStream").Store();
+        _base = Containers.Dict().Store();
+        using (var major = Interop.Long(1))
+        using (var minor = Interop.Long(0))
+        using (var version = Containers.Tuple(major, minor))
+            SetBase("wsgi.version", version);
         using (var errorsType = Interop.GetAttr(glue, "ErrorStream"))
-        using (var errors = Interop.Call(errorsType.Handle)) SetBase("wsgi.errors", errors.Handle);
-        using (var wrapper = Interop.GetAttr(glue, "FileWrapper")) SetBase("wsgi.file_wrapper", wrapper.Handle);
-        using (var v = Interop.Bool(multithread)) SetBase("wsgi.multithread", v.Handle);
-        using (var v = Interop.Bool(multiprocess)) SetBase("wsgi.multiprocess", v.Handle);
-        using (var v = Interop.Bool(false)) SetBase("wsgi.run_once", v.Handle);
+        using (var errors = Interop.Call(errorsType)) SetBase("wsgi.errors", errors);
+        using (var wrapper = Interop.GetAttr(glue, "FileWrapper")) SetBase("wsgi.file_wrapper", wrapper);
+        using (var v = Interop.Bool(multithread)) SetBase("wsgi.multithread", v);
+        using (var v = Interop.Bool(multiprocess)) SetBase("wsgi.multiprocess", v);
+        using (var v = Interop.Bool(false)) SetBase("wsgi.run_once", v);
         // Kestrel de-chunks and delimits every body: reading to b'' is always safe.
-        using (var v = Interop.Bool(true)) SetBase("wsgi.input_terminated", v.Handle);
-        using (var v = Interop.Str($"narwhal/{Program.Version}")) SetBase("SERVER_SOFTWARE", v.Handle);
+        using (var v = Interop.Bool(true)) SetBase("wsgi.input_terminated", v);
+        using (var v = Interop.Str($"narwhal/{Program.Version}")) SetBase("SERVER_SOFTWARE", v);
 
-        _requestMethod = Interop.Interned("REQUEST_METHOD");
-        _scriptNameKey = Interop.Interned("SCRIPT_NAME");
-        _pathInfo = Interop.Interned("PATH_INFO");
-        _queryString = Interop.Interned("QUERY_STRING");
-        _rawUri = Interop.Interned("RAW_URI");
-        _serverProtocol = Interop.Interned("SERVER_PROTOCOL");
-        _remoteAddr = Interop.Interned("REMOTE_ADDR");
-        _remotePort = Interop.Interned("REMOTE_PORT");
-        _proxyProtocol = Interop.Interned("PROXY_PROTOCOL");
-        _proxyAddr = Interop.Interned("PROXY_ADDR");
-        _proxyPort = Interop.Interned("PROXY_PORT");
-        _serverName = Interop.Interned("SERVER_NAME");
-        _serverPort = Interop.Interned("SERVER_PORT");
-        _contentType = Interop.Interned("CONTENT_TYPE");
-        _contentLength = Interop.Interned("CONTENT_LENGTH");
-        _urlScheme = Interop.Interned("wsgi.url_scheme");
-        _input = Interop.Interned("wsgi.input");
+        _requestMethod = Key("REQUEST_METHOD");
+        _scriptNameKey = Key("SCRIPT_NAME");
+        _pathInfo = Key("PATH_INFO");
+        _queryString = Key("QUERY_STRING");
+        _rawUri = Key("RAW_URI");
+        _serverProtocol = Key("SERVER_PROTOCOL");
+        _remoteAddr = Key("REMOTE_ADDR");
+        _remotePort = Key("REMOTE_PORT");
+        _proxyProtocol = Key("PROXY_PROTOCOL");
+        _proxyAddr = Key("PROXY_ADDR");
+        _proxyPort = Key("PROXY_PORT");
+        _serverName = Key("SERVER_NAME");
+        _serverPort = Key("SERVER_PORT");
+        _contentType = Key("CONTENT_TYPE");
+        _contentLength = Key("CONTENT_LENGTH");
+        _urlScheme = Key("wsgi.url_scheme");
+        _input = Key("wsgi.input");
     }
 
-    private void SetBase(string key, nint value)
+    private void SetBase(string key, PyBorrowed value)
     {
         using var k = Interop.Interned(key);
-        if (Native.PyDict_SetItem(_base.Handle, k.Handle, value) != 0) throw PythonException.Fetch();
+        Containers.Set(_base, k, value);
     }
 
+    private static PyStored Key(string name) => Interop.Interned(name).Store();
+
     /// <summary>The environ for one request (new reference). Must hold the GIL.</summary>
-    public PyRef Build(WsgiExchange x)
+    public PyOwned Build(WsgiExchange x)
     {
-        var env = PyRef.Own(Native.PyDict_Copy(_base.Handle));
+        var env = Containers.Copy(_base);
         try
         {
-            var d = env.Handle;
+            PyBorrowed d = env;
             SetConstant(d, _requestMethod, x.Method);
             SetConstant(d, _serverProtocol, x.Protocol);
             SetConstant(d, _urlScheme, x.Scheme);
@@ -150,8 +150,8 @@ internal sealed class EnvironBuilder
             }
 
             using var id = Interop.Long(x.Id);
-            using var input = Interop.Call(_inputType.Handle, id.Handle);
-            Set(d, _input, input);
+            using var input = Interop.Call(_inputType, id);
+            Containers.Set(d, _input, input);
             return env;
         }
         catch
@@ -169,12 +169,12 @@ internal sealed class EnvironBuilder
         return (host, scheme == "https" ? "443" : "80");
     }
 
-    private unsafe void SetPathInfo(nint d, string path)
+    private void SetPathInfo(PyBorrowed d, string path)
     {
         Span<byte> buffer = path.Length <= 2048 ? stackalloc byte[path.Length] : new byte[path.Length];
         var n = RequestTarget.PercentDecode(path, buffer);
         using var value = Interop.Latin1(buffer[..n]);
-        if (Native.PyDict_SetItem(d, _pathInfo.Handle, value.Handle) != 0) throw PythonException.Fetch();
+        Containers.Set(d, _pathInfo, value);
     }
 
     /// <summary>HTTP_ and the name upper-cased with '-' as '_', as Gunicorn builds it.</summary>
@@ -185,47 +185,36 @@ internal sealed class EnvironBuilder
         return sb.ToString();
     }
 
-    private void SetHeader(nint d, string name, string value)
+    private void SetHeader(PyBorrowed d, string name, string value)
     {
-        if (!_headerKeys.TryGetValue(name, out var key))
+        if (_headerKeys.TryGetValue(name, out var cached))
         {
-            key = Interop.Interned(EnvironKey(name));
-            if (_headerKeys.Count < MaxCachedHeaderKeys) _headerKeys[name] = key;
-            else
-            {
-                try { SetRaw(d, key.Handle, value); }
-                finally { key.Dispose(); }
-                return;
-            }
+            Set(d, cached, value);
+            return;
         }
-        SetRaw(d, key.Handle, value);
+        using var key = Interop.Interned(EnvironKey(name));
+        Set(d, key, value);
+        if (_headerKeys.Count < MaxCachedHeaderKeys) _headerKeys[name] = key.Store();
     }
 
-    private static void SetRaw(nint d, nint key, string value)
+    private static void Set(PyBorrowed d, PyBorrowed key, string value)
     {
         using var v = Interop.Latin1(value);
-        if (Native.PyDict_SetItem(d, key, v.Handle) != 0) throw PythonException.Fetch();
-    }
-
-    private static void Set(nint d, PyRef key, string value) => SetRaw(d, key.Handle, value);
-
-    private static void Set(nint d, PyRef key, PyRef value)
-    {
-        if (Native.PyDict_SetItem(d, key.Handle, value.Handle) != 0) throw PythonException.Fetch();
+        Containers.Set(d, key, v);
     }
 
     /// <summary>Methods, protocols and schemes repeat: one str object each, made once (bounded).</summary>
-    private void SetConstant(nint d, PyRef key, string s)
+    private void SetConstant(PyBorrowed d, PyBorrowed key, string s)
     {
         if (!_constants.TryGetValue(s, out var v))
         {
             if (_constants.Count >= 64)
             {
-                SetRaw(d, key.Handle, s);
+                Set(d, key, s);
                 return;
             }
-            _constants[s] = v = Interop.Latin1(s);
+            _constants[s] = v = Interop.Latin1(s).Store();
         }
-        Set(d, key, v);
+        Containers.Set(d, key, v);
     }
 }

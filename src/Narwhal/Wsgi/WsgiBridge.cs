@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Win32.SafeHandles;
 using Narwhal.Logging;
 using Narwhal.Python;
@@ -16,44 +15,32 @@ namespace Narwhal.Wsgi;
 internal static unsafe class WsgiBridge
 {
     [ThreadStatic] private static byte[]? _readBuffer;
-    private static nint _clientDisconnected; // glue's ClientDisconnected type (owned for the process lifetime)
+    private static PyStored? _clientDisconnected; // glue's ClientDisconnected type, for the process lifetime
 
     /// <summary>Creates the native functions and sets them on the glue module.</summary>
-    public static void Install(nint glueModule)
+    public static void Install(PyBorrowed glueModule)
     {
-        Define(glueModule, "_read", &Read);
-        Define(glueModule, "_start", &Start);
-        Define(glueModule, "_write", &Write);
-        Define(glueModule, "_respond", &Respond);
-        Define(glueModule, "_sendfile", &SendFile);
+        NativeFunction.Define(glueModule, "_read", &Read);
+        NativeFunction.Define(glueModule, "_start", &Start);
+        NativeFunction.Define(glueModule, "_write", &Write);
+        NativeFunction.Define(glueModule, "_respond", &Respond);
+        NativeFunction.Define(glueModule, "_sendfile", &SendFile);
         InstallLog(glueModule);
-        _clientDisconnected = Interop.GetAttr(glueModule, "ClientDisconnected").Steal();
+        _clientDisconnected = Interop.GetAttr(glueModule, "ClientDisconnected").Store();
     }
 
     /// <summary>Sets <c>_log(level, text)</c> on a glue module: the error log, for Python code of Narwhal's own.</summary>
-    public static void InstallLog(nint module) => Define(module, "_log", &Log);
-
-    private static void Define(nint module, string name,
-        delegate* unmanaged[Cdecl]<nint, nint*, nint, nint> function)
-    {
-        // PyMethodDef must outlive the function object: allocate it once, never freed.
-        var def = (nint*)NativeMemory.AllocZeroed(4, (nuint)sizeof(nint));
-        def[0] = Marshal.StringToCoTaskMemUTF8(name);
-        def[1] = (nint)function;
-        def[2] = Native.MethFastCall;
-        using var fn = PyRef.Own(Native.PyCFunction_NewEx((nint)def, 0, 0));
-        Interop.SetAttr(module, name, fn.Handle);
-    }
+    public static void InstallLog(PyBorrowed module) => NativeFunction.Define(module, "_log", &Log);
 
     // _read(req, size) -> bytes
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Read(nint self, nint* args, nint nargs)
+    private static nint Read(PyBorrowed self, PyBorrowed* args, nint nargs)
     {
         try
         {
             var exchange = Exchange(args, nargs, 2);
             if (exchange == null) return 0;
-            var size = Native.PyLong_AsLongLong(args[1]);
+            var size = Interop.AsLong(args[1]);
             var buffer = _readBuffer ??= new byte[65536];
             var want = (int)Math.Clamp(size <= 0 ? buffer.Length : size, 1, buffer.Length);
             int n;
@@ -85,7 +72,7 @@ internal static unsafe class WsgiBridge
 
     // _start(req, code, reason, headers) -> None
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Start(nint self, nint* args, nint nargs)
+    private static nint Start(PyBorrowed self, PyBorrowed* args, nint nargs)
     {
         try
         {
@@ -102,14 +89,14 @@ internal static unsafe class WsgiBridge
 
     // _write(req, data, flush) -> None
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Write(nint self, nint* args, nint nargs)
+    private static nint Write(PyBorrowed self, PyBorrowed* args, nint nargs)
     {
         try
         {
             var exchange = Exchange(args, nargs, 3);
             if (exchange == null) return 0;
             if (!WriteBytes(exchange, args[1])) return 0;
-            if (Native.PyObject_IsTrue(args[2]) == 1 && !FlushReleasingGil(exchange)) return 0;
+            if (Interop.IsTrue(args[2]) == 1 && !FlushReleasingGil(exchange)) return 0;
             return Interop.NewNone().Steal();
         }
         catch (Exception e)
@@ -120,17 +107,15 @@ internal static unsafe class WsgiBridge
 
     // _respond(req, code, reason, headers, data) -> None: a whole one-chunk response.
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Respond(nint self, nint* args, nint nargs)
+    private static nint Respond(PyBorrowed self, PyBorrowed* args, nint nargs)
     {
         try
         {
             var exchange = Exchange(args, nargs, 5);
             if (exchange == null) return 0;
-            byte* data;
-            nint length;
-            if (Native.PyBytes_AsStringAndSize(args[4], &data, &length) != 0) return 0;
-            StartResponse(exchange, args[1], args[2], args[3], length);
-            exchange.Write(new ReadOnlySpan<byte>(data, (int)length));
+            if (!Interop.TryGetBytes(args[4], out var data)) return 0;
+            StartResponse(exchange, args[1], args[2], args[3], data.Length);
+            exchange.Write(data);
             return Interop.NewNone().Steal();
         }
         catch (Exception e)
@@ -141,15 +126,15 @@ internal static unsafe class WsgiBridge
 
     // _sendfile(req, fd, offset, count) -> int bytes sent
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint SendFile(nint self, nint* args, nint nargs)
+    private static nint SendFile(PyBorrowed self, PyBorrowed* args, nint nargs)
     {
         try
         {
             var exchange = Exchange(args, nargs, 4);
             if (exchange == null) return 0;
-            var fd = Native.PyLong_AsLongLong(args[1]);
-            var offset = Native.PyLong_AsLongLong(args[2]);
-            var count = Native.PyLong_AsLongLong(args[3]);
+            var fd = Interop.AsLong(args[1]);
+            var offset = Interop.AsLong(args[2]);
+            var count = Interop.AsLong(args[3]);
             using var handle = new SafeFileHandle((nint)fd, ownsHandle: false);
             long sent = 0;
             Exception? error = null;
@@ -171,7 +156,7 @@ internal static unsafe class WsgiBridge
 
     // _log(level, text) -> None
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Log(nint self, nint* args, nint nargs)
+    private static nint Log(PyBorrowed self, PyBorrowed* args, nint nargs)
     {
         try
         {
@@ -180,7 +165,7 @@ internal static unsafe class WsgiBridge
                 PythonException.Raise("PyExc_TypeError", "_log() takes 2 arguments");
                 return 0;
             }
-            var level = (int)Native.PyLong_AsLongLong(args[0]);
+            var level = (int)Interop.AsLong(args[0]);
             var text = Interop.AsString(args[1]) ?? "";
             if (level < 0) ErrorLog.WriteRaw(text);
             else if (level == ExceptionLevel) ErrorLog.Exception(text);
@@ -195,58 +180,45 @@ internal static unsafe class WsgiBridge
 
     // ---- helpers (GIL held) ----
 
-    private static WsgiExchange? Exchange(nint* args, nint nargs, int expected)
+    private static WsgiExchange? Exchange(PyBorrowed* args, nint nargs, int expected)
     {
         if (nargs != expected)
         {
             PythonException.Raise("PyExc_TypeError", $"expected {expected} arguments, got {nargs}");
             return null;
         }
-        var exchange = ExchangeTable.Find(Native.PyLong_AsLongLong(args[0]));
+        var exchange = ExchangeTable.Find(Interop.AsLong(args[0]));
         if (exchange == null)
             PythonException.Raise("PyExc_ValueError", "I/O operation on a request that has already finished");
         return exchange;
     }
 
-    private static void StartResponse(WsgiExchange exchange, nint code, nint reason, nint headers, long? oneChunkLength = null)
+    private static void StartResponse(WsgiExchange exchange, PyBorrowed code, PyBorrowed reason, PyBorrowed headers, long? oneChunkLength = null)
     {
-        var status = (int)Native.PyLong_AsLongLong(code);
+        var status = (int)Interop.AsLong(code);
         var reasonText = Interop.AsString(reason) ?? "";
-        var count = Native.PyList_Size(headers);
+        var count = Containers.Count(headers);
         var list = new List<KeyValuePair<string, string>>((int)count + 1);
         var hasLength = false;
         for (nint i = 0; i < count; i++)
         {
-            var pair = Native.PyList_GetItem(headers, i); // borrowed (name, value) tuple, validated by the glue
-            using var name = PyRef.Own(Native.PySequence_GetItem(pair, 0));
-            using var value = PyRef.Own(Native.PySequence_GetItem(pair, 1));
-            var n = Latin1String(name.Handle);
+            var pair = Containers.Item(headers, i); // (name, value) tuple, validated by the glue
+            using var name = Containers.ItemOf(pair, 0);
+            using var value = Containers.ItemOf(pair, 1);
+            // Header text must be latin-1 (PEP 3333); anything else raises UnicodeEncodeError in the app.
+            var n = Interop.Latin1String(name);
             hasLength |= n.Equals("Content-Length", StringComparison.OrdinalIgnoreCase);
-            list.Add(new(n, Latin1String(value.Handle)));
+            list.Add(new(n, Interop.Latin1String(value)));
         }
         // PEP 3333: the server may set Content-Length for a one-element body.
         if (oneChunkLength is { } len && !hasLength) list.Add(new("Content-Length", len.ToString()));
         exchange.Start(status, reasonText, list);
     }
 
-    /// <summary>Header text must be latin-1 (PEP 3333); anything else raises UnicodeEncodeError in the app.</summary>
-    private static string Latin1String(nint str)
+    private static bool WriteBytes(WsgiExchange exchange, PyBorrowed bytes)
     {
-        var raw = Native.PyUnicode_AsLatin1String(str);
-        if (raw == 0) throw new PythonErrorPending(); // UnicodeEncodeError stays set for the app to see
-        using var encoded = PyRef.Own(raw);
-        byte* p;
-        nint n;
-        if (Native.PyBytes_AsStringAndSize(encoded.Handle, &p, &n) != 0) throw PythonException.Fetch();
-        return Encoding.Latin1.GetString(p, (int)n);
-    }
-
-    private static bool WriteBytes(WsgiExchange exchange, nint bytes)
-    {
-        byte* data;
-        nint length;
-        if (Native.PyBytes_AsStringAndSize(bytes, &data, &length) != 0) return false;
-        exchange.Write(new ReadOnlySpan<byte>(data, (int)length));
+        if (!Interop.TryGetBytes(bytes, out var data)) return false;
+        exchange.Write(data);
         return true;
     }
 
@@ -276,8 +248,7 @@ internal static unsafe class WsgiBridge
         }
         else if (e is ClientGoneException)
         {
-            var msg = Encoding.UTF8.GetBytes(e.Message + "\0");
-            fixed (byte* p = msg) Native.PyErr_SetString(_clientDisconnected, p);
+            PythonException.Raise(_clientDisconnected!, e.Message);
         }
         else if (e is BodyReadException)
         {

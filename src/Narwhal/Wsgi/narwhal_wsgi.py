@@ -13,7 +13,6 @@ functions Narwhal injects before use:
   _log(level, text)                  writes to the error log (level -1: raw text)
 """
 
-import ast
 import os
 import re
 import sys
@@ -30,10 +29,6 @@ DONE, ABORT, FAIL = 0, 1, 2
 
 class ClientDisconnected(OSError):
     """The client went away while the response was being sent."""
-
-
-class AppImportError(Exception):
-    """The app spec names something that is not a WSGI app (Gunicorn's exit code 4)."""
 
 
 # ---------------------------------------------------------------- wsgi.input
@@ -279,7 +274,6 @@ def _try_sendfile(resp, wrapper):
 
 
 SENDFILE = True  # --no-sendfile turns the file_wrapper fast path off
-SPEW = False     # --spew: trace every line of Python the worker runs
 
 
 def handle(app, environ, req, observe=None):
@@ -328,33 +322,9 @@ def handle(app, environ, req, observe=None):
 _SERVER_ERROR = "500 Internal Server Error"
 
 
-def _spew(frame, event, arg):
-    """Gunicorn's --spew: every line executed, as 'file:line: source'."""
-    if event == "line":
-        import linecache
-        filename = frame.f_code.co_filename
-        lineno = frame.f_lineno
-        print("%s:%s: %s" % (filename, lineno, linecache.getline(filename, lineno).rstrip()), flush=True)
-    return _spew
-
-
 def handler():
-    """handle, or a wrapper around it when pre_request/post_request hooks, a Python
-    access logger or --spew are configured: requests pay for them only when they exist."""
-    inner = _handler()
-    if not SPEW:
-        return inner
-
-    def handle_traced(app, environ, req):
-        # Each request thread is Narwhal's, not threading's: trace it where it runs.
-        if sys.gettrace() is None:
-            sys.settrace(_spew)
-        return inner(app, environ, req)
-
-    return handle_traced
-
-
-def _handler():
+    """handle, or a wrapper around it when pre_request/post_request hooks or a Python
+    access logger are configured: requests pay for them only when they exist."""
     config = sys.modules.get("narwhal_config")
     if config is None:
         return handle
@@ -381,124 +351,3 @@ def _handler():
 def environ_values(environ, keys):
     """[(key, str(value))] of the environ entries whose lowercased key is in keys ({key}e atoms)."""
     return [(k.lower(), str(v)) for k, v in environ.items() if k.lower() in keys]
-
-
-# ---------------------------------------------------------------- loading the app
-
-def setup(argv, paths, env):
-    """Gunicorn's sys.path: the app's directory first, then --pythonpath entries.
-    raw_env (KEY=VALUE) goes into os.environ too: the interpreter may have started (for
-    the config file) before the server set them."""
-    sys.argv = list(argv)
-    for item in env:
-        key, _, value = item.partition("=")
-        os.environ[key] = value
-    for path in reversed(paths):
-        if path in sys.path:
-            sys.path.remove(path)
-        sys.path.insert(0, path)
-
-
-def _called_with_wrong_args(f):
-    """True if a TypeError came from calling f itself, not from inside it."""
-    tb = sys.exc_info()[2]
-    try:
-        while tb is not None:
-            if tb.tb_frame.f_code is getattr(f, "__code__", None):
-                return False
-            tb = tb.tb_next
-        return True
-    finally:
-        del tb
-
-
-def import_app(spec):
-    """Gunicorn's util.import_app: MODULE, MODULE:NAME, MODULE:FACTORY(literal args)."""
-    module, _, obj = spec.partition(":")
-    if not obj:
-        obj = "application"
-    try:
-        mod = __import__("importlib").import_module(module)
-    except ModuleNotFoundError as e:
-        # Only a missing app module is a one-line error; an ImportError raised from
-        # inside the app's own imports keeps its traceback.
-        if e.name is not None and (module == e.name or module.startswith(e.name + ".")):
-            if module.endswith(".py") and os.path.exists(module):
-                raise AppImportError("Failed to find application, did you mean '%s:%s'?"
-                                     % (module.rsplit(".", 1)[0], obj)) from None
-            raise AppImportError("Failed to import module %r: No module named %r." % (module, e.name)) from None
-        raise
-
-    try:
-        expression = ast.parse(obj, mode="eval").body
-    except SyntaxError:
-        raise AppImportError("Failed to parse %r as an attribute name or function call." % obj) from None
-
-    if isinstance(expression, ast.Name):
-        name, args, kwargs = expression.id, None, None
-    elif isinstance(expression, ast.Call):
-        if not isinstance(expression.func, ast.Name):
-            raise AppImportError("Function reference must be a simple name: %r" % obj)
-        name = expression.func.id
-        try:
-            args = [ast.literal_eval(arg) for arg in expression.args]
-            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in expression.keywords}
-        except ValueError:
-            raise AppImportError("Failed to parse arguments as literal values: %r" % obj) from None
-    else:
-        raise AppImportError("Failed to parse %r as an attribute name or function call." % obj)
-
-    try:
-        app = getattr(mod, name)
-    except AttributeError:
-        raise AppImportError("Failed to find attribute %r in %r." % (name, module)) from None
-
-    if args is not None:
-        try:
-            app = app(*args, **kwargs)
-        except TypeError as e:
-            if _called_with_wrong_args(app):
-                raise AppImportError("".join(traceback.format_exception_only(TypeError, e)).strip()) from None
-            raise
-
-    if app is None:
-        raise AppImportError("Failed to find application object: %r" % obj)
-    if not callable(app):
-        raise AppImportError("Application object must be callable.")
-    return app
-
-
-def _stdlib_dirs():
-    import sysconfig
-    paths = sysconfig.get_paths()
-    return tuple({os.path.join(paths[k], "") for k in ("stdlib", "platstdlib") if k in paths})
-
-
-def source_files():
-    """Source files of every loaded module outside the standard library, for --reload.
-
-    Installed packages count (site-packages may sit inside the stdlib directory, as in
-    pyenv builds): upgrading a dependency in place is a change worth a reload.
-    """
-    stdlib = _stdlib_dirs()
-    files = set()
-    for module in tuple(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if not path:
-            continue
-        if path.endswith((".pyc", ".pyo")):
-            path = path[:-1]
-        if path.startswith(stdlib) and "-packages" not in path:
-            continue
-        files.add(path)
-    return sorted(files)
-
-
-def cipher_suites(spec):
-    """Gunicorn's --ciphers: the suites an OpenSSL cipher string selects, as IANA numbers
-    (the low 16 bits of OpenSSL's ids), comma-separated. TLS 1.3 suites are always listed:
-    set_ciphers does not restrict them, in Gunicorn either."""
-    import ssl
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.set_ciphers(spec)
-    return ",".join(str(c["id"] & 0xFFFF) for c in context.get_ciphers())
