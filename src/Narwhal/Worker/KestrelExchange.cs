@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Win32.SafeHandles;
+using Narwhal.Http;
 using Narwhal.Wsgi;
 
 namespace Narwhal.Worker;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Security;
 using System.Runtime.InteropServices;
+using Narwhal.Http;
 using Narwhal.Logging;
 using Narwhal.Master;
 using Narwhal.Posix;

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http;
+using Narwhal.Http;
 using Narwhal.Logging;
 
 namespace Narwhal.Worker;

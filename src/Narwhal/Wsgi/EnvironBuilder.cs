@@ -1,4 +1,5 @@
 using System.Text;
+using Narwhal.Http;
 using Narwhal.Python;
 
 namespace Narwhal.Wsgi;

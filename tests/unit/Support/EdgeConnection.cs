@@ -3,8 +3,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Connections;
+using Narwhal.Http;
 using Narwhal.Settings;
-using Narwhal.Worker;
 
 namespace Narwhal.Tests.Support;
 

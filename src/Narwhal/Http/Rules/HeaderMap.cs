@@ -1,4 +1,4 @@
-namespace Narwhal.Wsgi;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Gunicorn's header_map: what happens to a header whose name has '_', which would share

@@ -1,9 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Narwhal.Wsgi;
-using Narwhal.Worker;
+using Narwhal.Http;
 
-namespace Narwhal.Tests.Worker;
+namespace Narwhal.Tests.Http;
 
 /// <summary>Gunicorn's request rules on a request as Kestrel parsed it; 0 lets it through.</summary>
 public sealed class RequestPolicyTests : IDisposable

@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using Narwhal.Settings;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Which peers may tell the app about the original request (forwarded_allow_ips: '*',

@@ -1,9 +1,9 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
 using Narwhal.Settings;
-using Narwhal.Worker;
+using Narwhal.Http;
 
-namespace Narwhal.Tests.Worker;
+namespace Narwhal.Tests.Http;
 
 public class ProxyTrustTests
 {

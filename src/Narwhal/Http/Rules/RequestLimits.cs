@@ -1,6 +1,6 @@
 using Narwhal.Settings;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Gunicorn's request limits, normalized as Gunicorn normalizes them: the request line at

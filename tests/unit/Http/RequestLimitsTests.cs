@@ -1,8 +1,8 @@
 using Narwhal.Settings;
 using Narwhal.Tests.Support;
-using Narwhal.Worker;
+using Narwhal.Http;
 
-namespace Narwhal.Tests.Worker;
+namespace Narwhal.Tests.Http;
 
 public class RequestLimitsTests
 {

@@ -2,7 +2,7 @@ using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Gunicorn's request rules that Kestrel, which parses the request, is more lenient about.
@@ -57,12 +57,12 @@ internal static class RequestPolicy
             return StatusCodes.Status400BadRequest;
         var fieldSize = limits.FieldSize;
         var headers = request.Headers;
-        var refuseUnderscore = Wsgi.HeaderMap.Mode == Wsgi.HeaderMapMode.Refuse;
+        var refuseUnderscore = HeaderMap.Mode == HeaderMapMode.Refuse;
         foreach (var (name, values) in headers)
         {
             if (name.AsSpan().ContainsAnyExcept(TokenChars)) return StatusCodes.Status400BadRequest;
             // header_map=refuse: a name that cannot map to an environ key unambiguously.
-            if (refuseUnderscore && name.Contains('_') && !Wsgi.HeaderMap.Passes(name, fromTrustedForwarder))
+            if (refuseUnderscore && name.Contains('_') && !HeaderMap.Passes(name, fromTrustedForwarder))
                 return StatusCodes.Status400BadRequest;
             foreach (var value in values)
             {
@@ -90,8 +90,8 @@ internal static class RequestPolicy
         if (headers.ContentType.Count > 1) return StatusCodes.Status400BadRequest;
 
         // A front-end's SCRIPT_NAME must prefix the path it sent (Gunicorn refuses the request).
-        if (Wsgi.HeaderMap.ScriptNameHeader(headers, fromTrustedForwarder) is { Length: > 0 } scriptName
-            && !Wsgi.RequestTarget.Split(request.RawTarget).Path.StartsWith(scriptName, StringComparison.Ordinal))
+        if (HeaderMap.ScriptNameHeader(headers, fromTrustedForwarder) is { Length: > 0 } scriptName
+            && !RequestTarget.Split(request.RawTarget).Path.StartsWith(scriptName, StringComparison.Ordinal))
             return StatusCodes.Status400BadRequest;
         return 0;
     }

@@ -1,6 +1,6 @@
 using Narwhal.Settings;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// What stands between a client and Kestrel's HTTP parser on each connection, from the
@@ -16,7 +16,7 @@ internal sealed record EdgeOptions(
     {
         var headerTimeout = config.Get(SecuritySettings.HeaderTimeout);
         return new EdgeOptions(
-            Worker.ProxyProtocol.ParseMode(config.Get(SecuritySettings.ProxyProtocol)),
+            Http.ProxyProtocol.ParseMode(config.Get(SecuritySettings.ProxyProtocol)),
             new ProxyTrust(config.Get(SecuritySettings.ProxyAllowIps), new Dictionary<string, string>()),
             config.Get(SecuritySettings.PermitObsoleteFolding),
             config.Get(SecuritySettings.StripHeaderSpaces),

@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Sees every HTTP/1 request head before Kestrel parses it, as a connection middleware, for
