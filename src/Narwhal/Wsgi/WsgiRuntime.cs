@@ -1,4 +1,5 @@
 using System.Text;
+using Narwhal.Http;
 using Narwhal.Logging;
 using Narwhal.Python;
 
@@ -31,10 +32,12 @@ internal sealed class WsgiRuntime
 
     /// <summary>
     /// Starts Python (unless the config file already did), loads the glue and imports the
-    /// app. Returns without the GIL.
+    /// app. Returns without the GIL. <paramref name="headerMap"/>: which header names with '_'
+    /// the environ takes (the worker's request rules).
     /// </summary>
     public static WsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv,
-        IReadOnlyList<string> sysPath, IReadOnlyList<string> env, string appSpec, bool multithread, bool multiprocess, bool sendfile, bool spew)
+        IReadOnlyList<string> sysPath, IReadOnlyList<string> env, string appSpec, bool multithread, bool multiprocess, bool sendfile, bool spew,
+        HeaderMap headerMap)
     {
         EmbeddedPython.Start(python);
         using var gil = EmbeddedPython.Acquire();
@@ -54,7 +57,7 @@ internal sealed class WsgiRuntime
         var app = ImportApp(glue.Handle, appSpec);
         PyRef handle;
         using (var handler = Interop.GetAttr(glue.Handle, "handler")) handle = Interop.Call(handler.Handle);
-        var environ = new EnvironBuilder(glue.Handle, multithread, multiprocess);
+        var environ = new EnvironBuilder(glue.Handle, multithread, multiprocess, headerMap);
         return new WsgiRuntime(glue, handle, app, environ);
     }
 

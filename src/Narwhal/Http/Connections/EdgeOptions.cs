@@ -4,12 +4,11 @@ namespace Narwhal.Http;
 
 /// <summary>
 /// What stands between a client and Kestrel's HTTP parser on each connection, from the
-/// settings: the PROXY protocol, Gunicorn's parsing leniencies, the connection limit and
-/// the slow-client limits.
+/// settings: the PROXY protocol, the connection limit and the slow-client limits. (What a
+/// request itself may look like is <see cref="RequestRules"/>.)
 /// </summary>
 internal sealed record EdgeOptions(
     ProxyProtocolMode ProxyProtocol, ProxyTrust ProxyAllowFrom,
-    bool PermitObsoleteFolding, bool StripHeaderSpaces,
     int WorkerConnections, TimeSpan HeaderTimeout, int BodyMinRate)
 {
     public static EdgeOptions From(Config config)
@@ -18,8 +17,6 @@ internal sealed record EdgeOptions(
         return new EdgeOptions(
             Http.ProxyProtocol.ParseMode(config.Get(SecuritySettings.ProxyProtocol)),
             new ProxyTrust(config.Get(SecuritySettings.ProxyAllowIps), new Dictionary<string, string>()),
-            config.Get(SecuritySettings.PermitObsoleteFolding),
-            config.Get(SecuritySettings.StripHeaderSpaces),
             config.Get(CompatSettings.WorkerConnections),
             // Kestrel has no "never" for this limit (an infinite span reads as already past): a year will do.
             headerTimeout > 0 ? TimeSpan.FromSeconds(headerTimeout) : TimeSpan.FromDays(365),

@@ -29,11 +29,11 @@ namespace Narwhal.Http;
 /// <para>It also records, head by head, the field values Kestrel changes before the app sees
 /// them (<see cref="VerbatimFields"/>), so that they reach the environ as sent.</para>
 /// </summary>
-internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool stripSpaces, int maxHead, int fieldSize)
+internal sealed class HeadInspector(ConnectionDelegate next, RequestRules rules)
 {
-    private bool Lenient => unfold || stripSpaces;
+    private bool Lenient => rules.Lenient;
 
-    private int MaxHead => maxHead;
+    private int MaxHead => rules.MaxHead;
 
     public async Task OnConnectionAsync(ConnectionContext context)
     {
@@ -366,18 +366,18 @@ internal sealed class HeadInspector(ConnectionDelegate next, bool unfold, bool s
             var line = lines[i];
             if (line.Length > 0 && line[0] is ' ' or '\t')
             {
-                if (!unfold || fields.Count == 0) return null;
+                if (!rules.PermitObsoleteFolding || fields.Count == 0) return null;
                 var (name, value, size) = fields[^1];
                 size += line.Length + 2;
                 // Gunicorn counts the folded field whole against limit_request_field_size.
-                if (size > fieldSize) return null;
+                if (size > rules.Limits.FieldSize) return null;
                 fields[^1] = (name, value + " " + line.Trim(' ', '\t'), size);
                 continue;
             }
             var colon = line.IndexOf(':');
             if (colon <= 0) return null;
             var fieldName = line[..colon];
-            if (stripSpaces) fieldName = fieldName.TrimEnd(' ', '\t');
+            if (rules.StripHeaderSpaces) fieldName = fieldName.TrimEnd(' ', '\t');
             if (fieldName.Length == 0) return null;
             fields.Add((fieldName, line[(colon + 1)..].Trim(' ', '\t'), line.Length + 2));
         }

@@ -8,24 +8,26 @@ namespace Narwhal.Http;
 /// </summary>
 internal enum HeaderMapMode { Drop, Refuse, Dangerous }
 
-internal static class HeaderMap
+/// <summary>
+/// header_map and forwarder_headers: which header names with '_' reach the app. The request
+/// rules (<see cref="RequestPolicy"/>) refuse the others under "refuse"; the protocol adapter
+/// (the WSGI environ) drops them under "drop".
+/// </summary>
+internal sealed class HeaderMap(HeaderMapMode mode, IEnumerable<string> forwarderHeaders)
 {
-    /// <summary>This worker's mode (set once at start-up).</summary>
-    public static HeaderMapMode Mode { get; set; } = HeaderMapMode.Drop;
+    // forwarder_headers: names with '_' that a trusted front-end (forwarded_allow_ips) may
+    // still pass (SCRIPT_NAME, PATH_INFO by default; '*' for any), whatever header_map says.
+    private readonly HashSet<string> _forwarderHeaders = new(forwarderHeaders, StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>
-    /// forwarder_headers: names with '_' that a trusted front-end (forwarded_allow_ips) may
-    /// still pass (SCRIPT_NAME, PATH_INFO by default; '*' for any), whatever header_map says.
-    /// </summary>
-    public static HashSet<string> ForwarderHeaders { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public HeaderMapMode Mode { get; } = mode;
 
-    /// <summary>Whether a header named <paramref name="name"/> (with '_') reaches the environ.</summary>
-    public static bool Passes(string name, bool fromTrustedForwarder) =>
+    /// <summary>Whether a header named <paramref name="name"/> (with '_') reaches the app.</summary>
+    public bool Passes(string name, bool fromTrustedForwarder) =>
         Mode == HeaderMapMode.Dangerous
-        || fromTrustedForwarder && (ForwarderHeaders.Contains(name) || ForwarderHeaders.Contains("*"));
+        || fromTrustedForwarder && (_forwarderHeaders.Contains(name) || _forwarderHeaders.Contains("*"));
 
-    /// <summary>The SCRIPT_NAME header the environ takes (Gunicorn's wsgi.py), or null.</summary>
-    public static string? ScriptNameHeader(Microsoft.AspNetCore.Http.IHeaderDictionary headers, bool fromTrustedForwarder) =>
+    /// <summary>The SCRIPT_NAME header the app takes (Gunicorn's wsgi.py), or null.</summary>
+    public string? ScriptNameHeader(Microsoft.AspNetCore.Http.IHeaderDictionary headers, bool fromTrustedForwarder) =>
         headers.TryGetValue("SCRIPT_NAME", out var v) && Passes("SCRIPT_NAME", fromTrustedForwarder) ? v[^1] : null;
 
     public static HeaderMapMode Parse(string value) => value switch
