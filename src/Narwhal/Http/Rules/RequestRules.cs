@@ -10,8 +10,8 @@ namespace Narwhal.Http;
 /// <para>Where each rule is held, one file each:</para>
 /// <list type="bullet">
 /// <item>request-line shape, Content-Length digits only, permit_obsolete_folding and
-/// strip_header_spaces: <see cref="HeadInspector"/> (Http/Connections/HeadInspector.cs), on
-/// every HTTP/1 head before Kestrel parses it;</item>
+/// strip_header_spaces: <see cref="Http1Framer"/> (Http/Rules/Http1Framer.cs), applied to
+/// every HTTP/1 head by the head inspector before Kestrel parses it;</item>
 /// <item>methods (permit_unconventional_http_method), controls in the target, limit_request_line,
 /// field names and values, limit_request_field_size, Content-Length beside Transfer-Encoding,
 /// chunked on HTTP/1.0, a repeated Content-Type, header_map=refuse, SCRIPT_NAME's prefix, and
