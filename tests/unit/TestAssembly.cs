@@ -1,4 +1,4 @@
-// The server keeps a few per-worker settings in statics set once at start-up
-// (RequestLimits.Current, HeaderMap.Mode, RequestPolicy's switches); tests that set them
-// must not overlap with tests that read them. The whole tier runs in a few seconds serially.
+// No test sets shared state (the request rules are a value, RequestRules, not statics). The
+// tier still runs serially: it finishes in seconds, and the machines it runs on are shared
+// with the end-to-end suites, which time real sockets.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Primitives;
-using Narwhal.Wsgi;
+using Narwhal.Http;
 
 namespace Narwhal.Logging;
 

@@ -59,7 +59,7 @@ internal static class RecentGunicornSettings
     {
         Name = "http_protocols", Section = Http2Section, Cli = ["--http-protocols"], Meta = "STRING",
         Default = () => "h1", EmptyIsNone = false,
-        Validate = raw => Worker.HttpVersions.Parse(raw) is { Count: > 0 } versions && versions.All(Worker.HttpVersions.Known.Contains)
+        Validate = raw => Http.HttpVersions.Parse(raw) is { Count: > 0 } versions && versions.All(Http.HttpVersions.Known.Contains)
             ? raw.Trim() : throw new SettingValueException($"'{raw}' is not a list of HTTP versions (allowed: h1, h2, comma-separated)"),
         Desc = "The HTTP versions offered, in order of preference: 'h1'; 'h2,h1' (HTTP/2 over TLS, chosen by ALPN); 'h2' (HTTP/2 only, which on a cleartext bind is h2c prior knowledge).",
         Narwhal = "HTTP/2 is Kestrel's; the http2_* settings set its limits.",
@@ -88,7 +88,7 @@ internal static class RecentGunicornSettings
         Name = "http_parser", Section = Sections.ServerMechanics, Cli = ["--http-parser"], Meta = "STRING",
         Default = () => "auto", EmptyIsNone = false, Validate = raw => Validators.OneOfIgnoreCase(raw, "auto", "fast", "python"),
         Desc = "Which of Gunicorn's HTTP/1 parsers to use: auto, fast (C) or python.",
-        Narwhal = "Narwhal parses HTTP with Kestrel plus the checks of Worker/RequestPolicy.cs, held to Gunicorn's corpus; every value gets that parser.",
+        Narwhal = "Narwhal parses HTTP with Kestrel plus the checks of Http/Rules/RequestPolicy.cs, held to Gunicorn's corpus; every value gets that parser.",
     });
 
     static RecentGunicornSettings() { }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Win32.SafeHandles;
+using Narwhal.Http;
 using Narwhal.Wsgi;
 
 namespace Narwhal.Worker;
@@ -45,9 +46,12 @@ internal sealed class KestrelExchange : WsgiExchange
 
     private readonly long _startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
-    public KestrelExchange(IFeatureCollection features, DrainSignal drain)
+    private readonly RequestRules _rules;
+
+    public KestrelExchange(IFeatureCollection features, DrainSignal drain, RequestRules rules)
     {
         _drain = drain;
+        _rules = rules;
         _features = features;
         _request = features.GetRequiredFeature<IHttpRequestFeature>();
         _response = features.GetRequiredFeature<IHttpResponseFeature>();
@@ -99,7 +103,7 @@ internal sealed class KestrelExchange : WsgiExchange
     }
 
     /// <summary>Upper-cased with casefold_http_method, as Gunicorn hands it to the app and its log.</summary>
-    public override string Method => RequestPolicy.CasefoldMethod ? _request.Method.ToUpperInvariant() : _request.Method;
+    public override string Method => _rules.CasefoldMethod ? _request.Method.ToUpperInvariant() : _request.Method;
     public override string RawTarget => _request.RawTarget;
     public override string Protocol => _request.Protocol;
     private string? _scheme;
@@ -126,7 +130,7 @@ internal sealed class KestrelExchange : WsgiExchange
     }
 
     private void ResolveScheme() =>
-        _scheme = ProxyTrust.Current.Scheme(_request.Headers, _connection.RemoteIpAddress, out _schemeConflict)
+        _scheme = _rules.Forwarded.Scheme(_request.Headers, _connection.RemoteIpAddress, out _schemeConflict)
             ?? (_features.Get<ITlsConnectionFeature>() != null ? "https" : "http");
     public override IEnumerable<KeyValuePair<string, StringValues>> RequestHeaders =>
         _verbatim is { Verbatim: false } head ? head.Apply(_request.Headers) : _request.Headers;
@@ -142,7 +146,7 @@ internal sealed class KestrelExchange : WsgiExchange
     private bool? _trusted;
 
     /// <summary>Trust goes by the socket's peer (the proxy), never by what a PROXY header claims, as in Gunicorn.</summary>
-    public override bool FromTrustedForwarder => _trusted ??= ProxyTrust.Current.Trusts(_connection.RemoteIpAddress);
+    public override bool FromTrustedForwarder => _trusted ??= _rules.Forwarded.Trusts(_connection.RemoteIpAddress);
 
     public override (string Address, int Port)? Local =>
         _connection.LocalIpAddress is { } ip ? (Format(ip), _connection.LocalPort) : null;

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Narwhal.Http;
 
 namespace Narwhal.Worker;
 
@@ -30,7 +31,7 @@ internal sealed class KestrelHost : IAsyncDisposable
     public void StopAccepting(bool takeBacklog) => _transport.StopAccepting(takeBacklog);
 
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
-    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestLimits requestLimits,
+    public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestRules rules,
         SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, EdgeOptions edge, PythonThreads python,
         Logging.LogLevel kestrelLogLevel)
     {
@@ -54,6 +55,7 @@ internal sealed class KestrelHost : IAsyncDisposable
             ResponseHeaderEncodingSelector = _ => Encoding.Latin1,
         };
         var limits = options.Limits;
+        var requestLimits = rules.Limits;
         // Gunicorn has no request body size limit; bodies stream to the app.
         limits.MaxRequestBodySize = null;
         limits.KeepAliveTimeout = TimeSpan.FromSeconds(Math.Max(keepAliveSeconds, 0));
@@ -86,8 +88,7 @@ internal sealed class KestrelHost : IAsyncDisposable
                 if (tls != null) o.Use(next => new TlsConnection(next, tls, TimeSpan.FromSeconds(10)).OnConnectionAsync);
                 // Every HTTP/1 head, unless the bind is HTTP/2 only (h2c prior knowledge).
                 if (protocols != HttpProtocols.Http2)
-                    o.Use(next => new HeadInspector(next, edge.PermitObsoleteFolding, edge.StripHeaderSpaces,
-                        RequestLimits.KestrelRequestLine + requestLimits.HeadersTotal, requestLimits.FieldSize).OnConnectionAsync);
+                    o.Use(next => new HeadInspector(next, rules).OnConnectionAsync);
                 if (limit != null) o.Use(limit.Middleware);
             });
 

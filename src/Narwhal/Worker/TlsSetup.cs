@@ -2,6 +2,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Net.Security;
+using Narwhal.Http;
 using Narwhal.Settings;
 
 namespace Narwhal.Worker;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Security;
 using System.Runtime.InteropServices;
+using Narwhal.Http;
 using Narwhal.Logging;
 using Narwhal.Master;
 using Narwhal.Posix;
@@ -53,16 +54,13 @@ internal static partial class WorkerProcess
         }
 
         var threads = config.Get(ServerSettings.Threads);
-        if (TryLoadApp(config, out var runtime) is var failed and not Program.ExitOk) return failed;
+        // Read once here, then handed to the edge, Kestrel, the exchanges and the environ.
+        var rules = RequestRules.From(config);
+        if (TryLoadApp(config, rules, out var runtime) is var failed and not Program.ExitOk) return failed;
         WorkerHooks.Call("post_worker_init");
 
         var python = new PythonThreads(runtime, threads);
         Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
-        ProxyTrust.Current = ProxyTrust.From(config);
-        HeaderMap.Mode = HeaderMap.Parse(config.Get(SecuritySettings.HeaderMap));
-        HeaderMap.ForwarderHeaders = new(config.Get(SecuritySettings.ForwarderHeaders), StringComparer.OrdinalIgnoreCase);
-        RequestPolicy.PermitUnconventionalMethod = config.Get(SecuritySettings.PermitUnconventionalHttpMethod);
-        RequestPolicy.CasefoldMethod = config.Get(SecuritySettings.CasefoldHttpMethod);
         var state = new WorkerStatus(heartbeat, () => python.InFlight);
         var maxRequests = config.Get(ProcessSettings.MaxRequests);
         if (maxRequests > 0)
@@ -76,7 +74,6 @@ internal static partial class WorkerProcess
         }
 
         var drain = new DrainSignal();
-        RequestLimits.Current = RequestLimits.From(config);
         SslServerAuthenticationOptions? tls;
         try
         {
@@ -87,12 +84,12 @@ internal static partial class WorkerProcess
             ErrorLog.Error(e.Message);
             return Program.ExitWorkerBootError;
         }
-        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), RequestLimits.Current, tls,
+        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), rules, tls,
             HttpVersions.Kestrel(config), HttpVersions.Tuning(config), EdgeOptions.From(config), python,
             ErrorLog.Parse(config.Get(LoggingSettings.KestrelLogLevel)));
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(config, state.RequestReplacement) : null;
         python.Start();
-        host.StartAsync(new WsgiHttpApplication(python, drain, config.Get(SecuritySettings.BodyBufferSize)), CancellationToken.None).GetAwaiter().GetResult();
+        host.StartAsync(new WsgiHttpApplication(python, drain, config.Get(SecuritySettings.BodyBufferSize), rules), CancellationToken.None).GetAwaiter().GetResult();
         state.Set(WorkerState.Serving, python.Handled);
 
         var timeout = TimeSpan.FromSeconds(config.Get(ProcessSettings.Timeout));
@@ -171,7 +168,7 @@ internal static partial class WorkerProcess
     private static long GraceDeadline(Config config) =>
         Stopwatch.GetTimestamp() + config.Get(ProcessSettings.GracefulTimeout) * Stopwatch.Frequency;
 
-    private static WsgiRuntime LoadApp(Config config)
+    private static WsgiRuntime LoadApp(Config config, RequestRules rules)
     {
         Environ.Apply(config.Get(ServerSettings.RawEnv));
         var chdir = config.Get(ServerSettings.Chdir);
@@ -183,7 +180,8 @@ internal static partial class WorkerProcess
         var threads = config.Get(ServerSettings.Threads);
         return WsgiRuntime.Start(python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
             config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), multithread: threads > 1,
-            multiprocess: config.Get(ProcessSettings.Workers) > 1, sendfile: config.Get(CompatSettings.Sendfile), spew: config.Get(ConfigFileSettings.Spew));
+            multiprocess: config.Get(ProcessSettings.Workers) > 1, sendfile: config.Get(CompatSettings.Sendfile), spew: config.Get(ConfigFileSettings.Spew),
+            headerMap: rules.HeaderMap);
     }
 
     /// <summary>--check-config and --print-config: the app must load; exit 0, or 1 with the reason.</summary>
@@ -194,7 +192,7 @@ internal static partial class WorkerProcess
             Console.Error.WriteLine("\nError: No application module specified.");
             return Program.ExitError;
         }
-        var code = TryLoadApp(config, out var runtime);
+        var code = TryLoadApp(config, RequestRules.From(config), out var runtime);
         if (code != Program.ExitOk)
         {
             Console.Error.WriteLine("\nError while loading the application (see above).");
@@ -207,18 +205,18 @@ internal static partial class WorkerProcess
     /// <summary>--preload: loads the app once in a throwaway process; the exit code says whether it loads.</summary>
     public static int CheckApp(Config config)
     {
-        var code = TryLoadApp(config, out var runtime);
+        var code = TryLoadApp(config, RequestRules.From(config), out var runtime);
         runtime?.Shutdown();
         return code;
     }
 
     /// <summary>Loads the app; on failure logs why and gives Gunicorn's exit code (3 no usable Python, 4 app load).</summary>
-    private static int TryLoadApp(Config config, out WsgiRuntime runtime)
+    private static int TryLoadApp(Config config, RequestRules rules, out WsgiRuntime runtime)
     {
         runtime = null!;
         try
         {
-            runtime = LoadApp(config);
+            runtime = LoadApp(config, rules);
             return Program.ExitOk;
         }
         catch (PythonNotUsableException e)

@@ -1,22 +1,23 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http;
+using Narwhal.Http;
 using Narwhal.Logging;
 
 namespace Narwhal.Worker;
 
 /// <summary>Kestrel's entry point: hands each request to a Python thread and waits, without blocking a Kestrel thread.</summary>
-internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drain, int bodyBufferSize) : IHttpApplication<KestrelExchange>
+internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drain, int bodyBufferSize, RequestRules rules) : IHttpApplication<KestrelExchange>
 {
     public KestrelExchange CreateContext(IFeatureCollection contextFeatures)
     {
         contextFeatures.Get<FirstRequestFeature>()?.Arrived();
-        return new(contextFeatures, drain);
+        return new(contextFeatures, drain, rules);
     }
 
     public async Task ProcessRequestAsync(KestrelExchange context)
     {
-        var reject = RequestPolicy.Check(context.Request, context.FromTrustedForwarder);
+        var reject = RequestPolicy.Check(rules, context.Request, context.FromTrustedForwarder);
         if (reject == 0 && context.SchemeHeadersConflict) reject = StatusCodes.Status400BadRequest;
         if (reject == 0 && bodyBufferSize > 0) reject = await context.ReceiveBodyAsync(bodyBufferSize);
         if (reject < 0) return; // the client is gone

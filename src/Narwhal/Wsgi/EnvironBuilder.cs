@@ -1,4 +1,5 @@
 using System.Text;
+using Narwhal.Http;
 using Narwhal.Python;
 
 namespace Narwhal.Wsgi;
@@ -14,6 +15,7 @@ internal sealed class EnvironBuilder
     private readonly PyStored _base;
     private readonly PyStored _inputType;
     private readonly string _scriptName;
+    private readonly HeaderMap _headerMap;
     private readonly Dictionary<string, PyStored> _headerKeys = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, PyStored> _constants = new(StringComparer.Ordinal);
     private readonly PyStored _requestMethod, _scriptNameKey, _pathInfo, _queryString, _rawUri, _serverProtocol,
@@ -23,8 +25,9 @@ internal sealed class EnvironBuilder
     private const int MaxCachedHeaderKeys = 512;
 
     /// <summary>Must hold the GIL.</summary>
-    public EnvironBuilder(PyBorrowed glue, bool multithread, bool multiprocess)
+    public EnvironBuilder(PyBorrowed glue, bool multithread, bool multiprocess, HeaderMap headerMap)
     {
+        _headerMap = headerMap;
         // Gunicorn reads SCRIPT_NAME from the process environment (the header carries '_',
         // which the default header_map drops).
         _scriptName = Environment.GetEnvironmentVariable("SCRIPT_NAME") ?? "";
@@ -88,7 +91,7 @@ internal sealed class EnvironBuilder
             var scriptName = _scriptName;
             string? host = null;
             // header_map=dangerous only: environ keys already set, to join colliding names.
-            Dictionary<string, string>? mapped = HeaderMap.Mode == HeaderMapMode.Dangerous ? new(StringComparer.Ordinal) : null;
+            Dictionary<string, string>? mapped = _headerMap.Mode == HeaderMapMode.Dangerous ? new(StringComparer.Ordinal) : null;
             foreach (var (name, values) in x.RequestHeaders)
             {
                 var value = values.Count == 1 ? values[0] ?? "" : string.Join(',', values.ToArray());
@@ -100,7 +103,7 @@ internal sealed class EnvironBuilder
                 // '-' once both become HTTP_*, so it never reaches the app, unless a trusted
                 // front-end may send it (forwarder_headers). (With "refuse" the request was
                 // already a 400.)
-                if (underscore && !HeaderMap.Passes(name, x.FromTrustedForwarder)) continue;
+                if (underscore && !_headerMap.Passes(name, x.FromTrustedForwarder)) continue;
                 // A front-end mounting the app below a prefix says so (Gunicorn's wsgi.py);
                 // the policy already refused a path that does not start with it.
                 if (underscore && name.Equals("SCRIPT_NAME", StringComparison.OrdinalIgnoreCase)) scriptName = value;

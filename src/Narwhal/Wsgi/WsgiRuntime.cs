@@ -1,3 +1,4 @@
+using Narwhal.Http;
 using Narwhal.Logging;
 using Narwhal.Python;
 
@@ -27,10 +28,12 @@ internal sealed class WsgiRuntime
 
     /// <summary>
     /// Starts Python (unless the config file already did), loads the glue and imports the
-    /// app. Returns without the GIL.
+    /// app. Returns without the GIL. <paramref name="headerMap"/>: which header names with '_'
+    /// the environ takes (the worker's request rules).
     /// </summary>
     public static WsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv,
-        IReadOnlyList<string> sysPath, IReadOnlyList<string> env, string appSpec, bool multithread, bool multiprocess, bool sendfile, bool spew)
+        IReadOnlyList<string> sysPath, IReadOnlyList<string> env, string appSpec, bool multithread, bool multiprocess, bool sendfile, bool spew,
+        HeaderMap headerMap)
     {
         EmbeddedPython.Start(python);
         using var gil = Gil.Take();
@@ -44,7 +47,7 @@ internal sealed class WsgiRuntime
         var app = AppLoader.Import(appSpec);
         using var handler = Interop.GetAttr(glue, "handler");
         using var handle = Interop.Call(handler);
-        var environ = new EnvironBuilder(glue, multithread, multiprocess);
+        var environ = new EnvironBuilder(glue, multithread, multiprocess, headerMap);
         return new WsgiRuntime(glue, spew ? Spew.Traced(handle).Store() : handle.Store(), app, environ);
     }
 

@@ -3,8 +3,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Connections;
+using Narwhal.Http;
 using Narwhal.Settings;
-using Narwhal.Worker;
 
 namespace Narwhal.Tests.Support;
 
@@ -55,7 +55,7 @@ internal static class EdgeConnection
     public static async Task<Outcome> RunAsync(Config config, byte[] data, IReadOnlyList<int> cuts, IReadOnlyList<string> targets)
     {
         var edge = EdgeOptions.From(config);
-        var limits = RequestLimits.From(config);
+        var rules = RequestRules.From(config);
         byte[] passedOn = [];
         var heads = "";
         string? proxy = null;
@@ -77,8 +77,7 @@ internal static class EdgeConnection
                 ? $"{h.Target} C=[{string.Join(",", h.Connection)}] CL={h.ContentLength ?? "-"}" : "none"));
             proxy = context.Features.Get<ProxyProtocolHeader>()?.ToString();
         };
-        var inspector = new HeadInspector(kestrel, edge.PermitObsoleteFolding, edge.StripHeaderSpaces,
-            RequestLimits.KestrelRequestLine + limits.HeadersTotal, limits.FieldSize);
+        var inspector = new HeadInspector(kestrel, rules);
         ConnectionDelegate connection = inspector.OnConnectionAsync;
         if (edge.ProxyProtocol != ProxyProtocolMode.Off)
             connection = new ProxyProtocolConnection(connection, edge.ProxyProtocol, edge.ProxyAllowFrom, TimeSpan.FromSeconds(30)).OnConnectionAsync;

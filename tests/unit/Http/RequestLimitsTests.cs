@@ -1,8 +1,8 @@
 using Narwhal.Settings;
 using Narwhal.Tests.Support;
-using Narwhal.Worker;
+using Narwhal.Http;
 
-namespace Narwhal.Tests.Worker;
+namespace Narwhal.Tests.Http;
 
 public class RequestLimitsTests
 {
@@ -12,11 +12,11 @@ public class RequestLimitsTests
         config.Set(SecuritySettings.LimitRequestLine, line);
         config.Set(SecuritySettings.LimitRequestFields, fields);
         config.Set(SecuritySettings.LimitRequestFieldSize, size);
-        return RequestLimits.From(config);
+        return RequestRules.From(config).Limits;
     }
 
     [Fact]
-    public void DefaultsAreGunicorns() => Assert.Equal(new RequestLimits(4094, 100, 8190), RequestLimits.From(new Config()));
+    public void DefaultsAreGunicorns() => Assert.Equal(new RequestLimits(4094, 100, 8190), RequestRules.From(new Config()).Limits);
 
     [Fact]
     public void ValuesWithinRangeAreKept() => Assert.Equal(new RequestLimits(100, 5, 200), From(100, 5, 200));
@@ -47,5 +47,5 @@ public class RequestLimitsTests
     [Fact]
     public void ConfigForCorpusCaseReadsTheSettings() =>
         Assert.Equal(new RequestLimits(4094, 100, 98),
-            RequestLimits.From(EdgeConnection.ConfigFor(System.Text.Json.JsonDocument.Parse("""{"limit_request_field_size": 98}""").RootElement)));
+            RequestRules.From(EdgeConnection.ConfigFor(System.Text.Json.JsonDocument.Parse("""{"limit_request_field_size": 98}""").RootElement)).Limits);
 }

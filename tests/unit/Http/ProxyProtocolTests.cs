@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Text;
-using Narwhal.Worker;
+using Narwhal.Http;
 
-namespace Narwhal.Tests.Worker;
+namespace Narwhal.Tests.Http;
 
 /// <summary>PROXY protocol headers (haproxy's proxy-protocol.txt), version 1 and version 2.</summary>
 public class ProxyProtocolTests

@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Narwhal.Logging;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// proxy_protocol, as a Kestrel connection middleware ahead of TLS and HTTP: reads the

@@ -1,6 +1,4 @@
-using Narwhal.Settings;
-
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Gunicorn's request limits, normalized as Gunicorn normalizes them: the request line at
@@ -18,18 +16,12 @@ internal sealed record RequestLimits(int RequestLine, int Fields, int FieldSize)
     /// <summary>Kestrel's own request-line cap: past it, Kestrel answers 414 before Narwhal sees the request.</summary>
     public const int KestrelRequestLine = 64 * 1024;
 
-    public static RequestLimits Current { get; set; } = new(4094, 100, DefaultFieldSize);
-
-    public static RequestLimits From(Config config)
-    {
-        var line = config.Get(SecuritySettings.LimitRequestLine);
-        var fields = config.Get(SecuritySettings.LimitRequestFields);
-        var size = config.Get(SecuritySettings.LimitRequestFieldSize);
-        return new RequestLimits(
+    /// <summary>The limits as Gunicorn applies the values of its three settings.</summary>
+    public static RequestLimits Normalize(int line, int fields, int size) =>
+        new(
             line <= 0 ? 0 : Math.Min(line, MaxRequestLine),
             fields <= 0 || fields > MaxFields ? MaxFields : fields,
             size <= 0 ? DefaultFieldSize : size);
-    }
 
     /// <summary>The whole header block Kestrel may buffer: every field at its largest.</summary>
     public int HeadersTotal => (int)Math.Min(int.MaxValue, (long)Fields * (FieldSize + 2) + 4);

@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using Narwhal.Settings;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Which peers may tell the app about the original request (forwarded_allow_ips: '*',
@@ -18,9 +18,6 @@ internal sealed class ProxyTrust
     private readonly List<(IPAddress Network, int Prefix)> _networks = [];
     private readonly KeyValuePair<string, string>[] _schemeHeaders;
 
-    /// <summary>This worker's rules (set once at start-up).</summary>
-    public static ProxyTrust Current { get; set; } = new([], new Dictionary<string, string>());
-
     public ProxyTrust(IReadOnlyList<string> allowed, IReadOnlyDictionary<string, string> schemeHeaders)
     {
         foreach (var entry in allowed)
@@ -32,9 +29,6 @@ internal sealed class ProxyTrust
         }
         _schemeHeaders = schemeHeaders.ToArray();
     }
-
-    public static ProxyTrust From(Config config) =>
-        new(config.Get(SecuritySettings.ForwardedAllowIps), config.Get(SecuritySettings.SecureSchemeHeaders));
 
     /// <summary>Whether <paramref name="peer"/> (null: a unix socket) may set scheme headers.</summary>
     public bool Trusts(IPAddress? peer)

@@ -1,9 +1,9 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
 using Narwhal.Settings;
-using Narwhal.Worker;
+using Narwhal.Http;
 
-namespace Narwhal.Tests.Worker;
+namespace Narwhal.Tests.Http;
 
 public class ProxyTrustTests
 {
@@ -98,7 +98,7 @@ public class ProxyTrustTests
     [Fact]
     public void DefaultsTrustLoopback()
     {
-        var trust = ProxyTrust.From(new Config());
+        var trust = RequestRules.From(new Config()).Forwarded;
         Assert.True(trust.Trusts(IPAddress.Loopback));
         Assert.True(trust.Trusts(IPAddress.IPv6Loopback));
         Assert.False(trust.Trusts(IPAddress.Parse("10.0.0.1")));

@@ -2,7 +2,7 @@ using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Gunicorn's request rules that Kestrel, which parses the request, is more lenient about.
@@ -35,34 +35,29 @@ internal static class RequestPolicy
         "Transfer-Encoding", "Content-Length", "Host", "TE", "Trailer",
     };
 
-    /// <summary>permit_unconventional_http_method (set once at start-up).</summary>
-    public static bool PermitUnconventionalMethod { get; set; }
-
-    /// <summary>casefold_http_method (set once at start-up).</summary>
-    public static bool CasefoldMethod { get; set; }
-
     /// <summary>The status to reject the request with, or 0 to let it through.</summary>
-    public static int Check(IHttpRequestFeature request, bool fromTrustedForwarder)
+    public static int Check(RequestRules rules, IHttpRequestFeature request, bool fromTrustedForwarder)
     {
         // Gunicorn's convention for methods (all IANA-registered ones fit it): 3 to 20
         // characters, no lower case, no '#'. Kestrel has already checked it is a token.
-        if (!PermitUnconventionalMethod && !ConventionalMethod(request.Method)) return StatusCodes.Status400BadRequest;
+        if (!rules.PermitUnconventionalMethod && !ConventionalMethod(request.Method)) return StatusCodes.Status400BadRequest;
         // A tab (or any control) inside the request-target: Kestrel keeps it, Python's
         // urlsplit would silently delete it; neither view is the client's. RFC 9112 3.2: no CTLs.
         if (request.RawTarget.AsSpan().ContainsAny(ForbiddenInTarget)) return StatusCodes.Status400BadRequest;
-        var limits = RequestLimits.Current;
+        var limits = rules.Limits;
         // Gunicorn's limit_request_line: the line without its CRLF. Too long is a 400 there.
         if (limits.RequestLine > 0
             && request.Method.Length + request.RawTarget.Length + request.Protocol.Length + 2 > limits.RequestLine)
             return StatusCodes.Status400BadRequest;
         var fieldSize = limits.FieldSize;
         var headers = request.Headers;
-        var refuseUnderscore = Wsgi.HeaderMap.Mode == Wsgi.HeaderMapMode.Refuse;
+        var headerMap = rules.HeaderMap;
+        var refuseUnderscore = headerMap.Mode == HeaderMapMode.Refuse;
         foreach (var (name, values) in headers)
         {
             if (name.AsSpan().ContainsAnyExcept(TokenChars)) return StatusCodes.Status400BadRequest;
             // header_map=refuse: a name that cannot map to an environ key unambiguously.
-            if (refuseUnderscore && name.Contains('_') && !Wsgi.HeaderMap.Passes(name, fromTrustedForwarder))
+            if (refuseUnderscore && name.Contains('_') && !headerMap.Passes(name, fromTrustedForwarder))
                 return StatusCodes.Status400BadRequest;
             foreach (var value in values)
             {
@@ -90,8 +85,8 @@ internal static class RequestPolicy
         if (headers.ContentType.Count > 1) return StatusCodes.Status400BadRequest;
 
         // A front-end's SCRIPT_NAME must prefix the path it sent (Gunicorn refuses the request).
-        if (Wsgi.HeaderMap.ScriptNameHeader(headers, fromTrustedForwarder) is { Length: > 0 } scriptName
-            && !Wsgi.RequestTarget.Split(request.RawTarget).Path.StartsWith(scriptName, StringComparison.Ordinal))
+        if (headerMap.ScriptNameHeader(headers, fromTrustedForwarder) is { Length: > 0 } scriptName
+            && !RequestTarget.Split(request.RawTarget).Path.StartsWith(scriptName, StringComparison.Ordinal))
             return StatusCodes.Status400BadRequest;
         return 0;
     }

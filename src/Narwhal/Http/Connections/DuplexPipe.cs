@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>A connection's two directions, when a middleware puts its own pipe on one of them.</summary>
 internal sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Connections;
 using Narwhal.Logging;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// worker_connections: the connections one worker holds at once, across all its binds. Past

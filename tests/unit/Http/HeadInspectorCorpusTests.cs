@@ -2,9 +2,9 @@ using System.Buffers;
 using System.Text;
 using Narwhal.Settings;
 using Narwhal.Tests.Support;
-using Narwhal.Worker;
+using Narwhal.Http;
 
-namespace Narwhal.Tests.Worker;
+namespace Narwhal.Tests.Http;
 
 /// <summary>
 /// Every case of Gunicorn's request corpus through the head inspector (and the PROXY protocol

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>Which PROXY protocol headers a connection may start with (proxy_protocol).</summary>
 internal enum ProxyProtocolMode { Off, V1, V2, Auto }

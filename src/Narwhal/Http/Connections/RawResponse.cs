@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// A complete HTTP/1.1 error response written straight to a connection, for the refusals

@@ -2,7 +2,7 @@ using System.Net.Security;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Narwhal.Settings;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>The http2_* settings, as Kestrel's HTTP/2 limits take them.</summary>
 internal sealed record Http2Tuning(int MaxStreams, int InitialWindowSize, int MaxFrameSize, int MaxHeaderListSize);

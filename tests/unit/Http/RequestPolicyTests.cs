@@ -1,26 +1,21 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Narwhal.Wsgi;
-using Narwhal.Worker;
+using Narwhal.Http;
+using Narwhal.Settings;
 
-namespace Narwhal.Tests.Worker;
+namespace Narwhal.Tests.Http;
 
 /// <summary>Gunicorn's request rules on a request as Kestrel parsed it; 0 lets it through.</summary>
-public sealed class RequestPolicyTests : IDisposable
+public sealed class RequestPolicyTests
 {
-    public RequestPolicyTests() => Reset();
-
-    public void Dispose() => Reset();
-
-    // The per-worker switches, as a worker with default settings has them.
-    private static void Reset()
+    // The rules of a worker with default settings, but for forwarder_headers (none here).
+    private static readonly RequestRules Defaults = RequestRules.From(new Config()) with
     {
-        RequestPolicy.PermitUnconventionalMethod = false;
-        RequestPolicy.CasefoldMethod = false;
-        RequestLimits.Current = new RequestLimits(4094, 100, RequestLimits.DefaultFieldSize);
-        HeaderMap.Mode = HeaderMapMode.Drop;
-        HeaderMap.ForwarderHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-    }
+        HeaderMap = new HeaderMap(HeaderMapMode.Drop, []),
+    };
+
+    private static int Check(HttpRequestFeature request, bool fromTrustedForwarder, RequestRules? rules = null) =>
+        RequestPolicy.Check(rules ?? Defaults, request, fromTrustedForwarder);
 
     private static HttpRequestFeature Request(string method = "GET", string target = "/", string protocol = "HTTP/1.1",
         params (string Name, string Value)[] headers)
@@ -31,7 +26,7 @@ public sealed class RequestPolicyTests : IDisposable
     }
 
     [Fact]
-    public void PlainRequestPasses() => Assert.Equal(0, RequestPolicy.Check(Request(headers: ("Host", "example.com")), false));
+    public void PlainRequestPasses() => Assert.Equal(0, Check(Request(headers: ("Host", "example.com")), false));
 
     [Theory]
     [InlineData("GET", 0)]
@@ -42,13 +37,12 @@ public sealed class RequestPolicyTests : IDisposable
     [InlineData("ABCDEFGHIJKLMNOPQRSTU", 400)] // over 20
     [InlineData("GE#T", 400)]
     public void MethodFollowsGunicornsConvention(string method, int status) =>
-        Assert.Equal(status, RequestPolicy.Check(Request(method), false));
+        Assert.Equal(status, Check(Request(method), false));
 
     [Fact]
     public void UnconventionalMethodPassesWhenPermitted()
     {
-        RequestPolicy.PermitUnconventionalMethod = true;
-        Assert.Equal(0, RequestPolicy.Check(Request("get"), false));
+        Assert.Equal(0, Check(Request("get"), false, Defaults with { PermitUnconventionalMethod = true }));
     }
 
     [Theory]
@@ -58,22 +52,22 @@ public sealed class RequestPolicyTests : IDisposable
     [InlineData("/a\u0001b", 400)]
     [InlineData("/a\u007fb", 400)]
     public void TargetHasNoControlOrSpace(string target, int status) =>
-        Assert.Equal(status, RequestPolicy.Check(Request(target: target), false));
+        Assert.Equal(status, Check(Request(target: target), false));
 
     [Fact]
     public void RequestLineLimitCountsTheLineWithoutCrlf()
     {
-        RequestLimits.Current = new RequestLimits(20, 100, RequestLimits.DefaultFieldSize);
+        var rules = Defaults with { Limits = new RequestLimits(20, 100, RequestLimits.DefaultFieldSize) };
         // "GET /123456 HTTP/1.1" is 20 characters.
-        Assert.Equal(0, RequestPolicy.Check(Request(target: "/123456"), false));
-        Assert.Equal(400, RequestPolicy.Check(Request(target: "/1234567"), false));
+        Assert.Equal(0, Check(Request(target: "/123456"), false, rules));
+        Assert.Equal(400, Check(Request(target: "/1234567"), false, rules));
     }
 
     [Fact]
     public void ZeroRequestLineLimitIsUnlimited()
     {
-        RequestLimits.Current = new RequestLimits(0, 100, RequestLimits.DefaultFieldSize);
-        Assert.Equal(0, RequestPolicy.Check(Request(target: "/" + new string('a', 20000)), false));
+        var rules = Defaults with { Limits = new RequestLimits(0, 100, RequestLimits.DefaultFieldSize) };
+        Assert.Equal(0, Check(Request(target: "/" + new string('a', 20000)), false, rules));
     }
 
     [Theory]
@@ -82,7 +76,7 @@ public sealed class RequestPolicyTests : IDisposable
     [InlineData("X Y", 400)]
     [InlineData("Caf\u00e9", 400)]
     public void FieldNameIsAToken(string name, int status) =>
-        Assert.Equal(status, RequestPolicy.Check(Request(headers: (name, "v")), false));
+        Assert.Equal(status, Check(Request(headers: (name, "v")), false));
 
     [Theory]
     [InlineData("a\tb", 0)] // HTAB is allowed
@@ -92,26 +86,26 @@ public sealed class RequestPolicyTests : IDisposable
     [InlineData("a\u0000b", 400)]
     [InlineData("a\nb", 400)]
     public void FieldValueHasNoControlButTab(string value, int status) =>
-        Assert.Equal(status, RequestPolicy.Check(Request(headers: ("X-Value", value)), false));
+        Assert.Equal(status, Check(Request(headers: ("X-Value", value)), false));
 
     [Fact]
     public void FieldSizeCountsNameColonSpaceValueCrlf()
     {
-        RequestLimits.Current = new RequestLimits(4094, 100, 10);
-        Assert.Equal(0, RequestPolicy.Check(Request(headers: ("Ab", "1234")), false)); // "Ab: 1234\r\n" is 10
-        Assert.Equal(431, RequestPolicy.Check(Request(headers: ("Ab", "12345")), false));
+        var rules = Defaults with { Limits = new RequestLimits(4094, 100, 10) };
+        Assert.Equal(0, Check(Request(headers: ("Ab", "1234")), false, rules)); // "Ab: 1234\r\n" is 10
+        Assert.Equal(431, Check(Request(headers: ("Ab", "12345")), false, rules));
     }
 
     [Fact]
     public void UnderscoreNameIsRefusedOnlyUnderHeaderMapRefuse()
     {
         var request = Request(headers: ("X_User", "a"));
-        Assert.Equal(0, RequestPolicy.Check(request, false));
-        HeaderMap.Mode = HeaderMapMode.Refuse;
-        Assert.Equal(400, RequestPolicy.Check(request, false));
-        HeaderMap.ForwarderHeaders = new HashSet<string>(["X_User"], StringComparer.OrdinalIgnoreCase);
-        Assert.Equal(0, RequestPolicy.Check(request, true));
-        Assert.Equal(400, RequestPolicy.Check(request, false));
+        Assert.Equal(0, Check(request, false));
+        var refuse = Defaults with { HeaderMap = new HeaderMap(HeaderMapMode.Refuse, []) };
+        Assert.Equal(400, Check(request, false, refuse));
+        var forwarded = Defaults with { HeaderMap = new HeaderMap(HeaderMapMode.Refuse, ["X_User"]) };
+        Assert.Equal(0, Check(request, true, forwarded));
+        Assert.Equal(400, Check(request, false, forwarded));
     }
 
     [Theory]
@@ -119,32 +113,32 @@ public sealed class RequestPolicyTests : IDisposable
     [InlineData("X-Content-Length")] // where Kestrel moves a Content-Length it framed by Transfer-Encoding
     public void ContentLengthBesideTransferEncodingIsRefused(string name)
     {
-        Assert.Equal(0, RequestPolicy.Check(Request("POST", headers: ("Transfer-Encoding", "chunked")), false));
-        Assert.Equal(400, RequestPolicy.Check(Request("POST", headers: [("Transfer-Encoding", "chunked"), (name, "3")]), false));
+        Assert.Equal(0, Check(Request("POST", headers: ("Transfer-Encoding", "chunked")), false));
+        Assert.Equal(400, Check(Request("POST", headers: [("Transfer-Encoding", "chunked"), (name, "3")]), false));
     }
 
     [Fact]
     public void TransferEncodingInHttp10IsRefused()
     {
-        Assert.Equal(0, RequestPolicy.Check(Request("POST", protocol: "HTTP/1.0", headers: ("Content-Length", "3")), false));
-        Assert.Equal(400, RequestPolicy.Check(Request("POST", protocol: "HTTP/1.0", headers: ("Transfer-Encoding", "chunked")), false));
+        Assert.Equal(0, Check(Request("POST", protocol: "HTTP/1.0", headers: ("Content-Length", "3")), false));
+        Assert.Equal(400, Check(Request("POST", protocol: "HTTP/1.0", headers: ("Transfer-Encoding", "chunked")), false));
     }
 
     [Fact]
     public void RepeatedContentTypeIsRefused()
     {
-        Assert.Equal(0, RequestPolicy.Check(Request(headers: ("Content-Type", "text/plain")), false));
-        Assert.Equal(400, RequestPolicy.Check(Request(headers: [("Content-Type", "text/plain"), ("Content-Type", "text/html")]), false));
+        Assert.Equal(0, Check(Request(headers: ("Content-Type", "text/plain")), false));
+        Assert.Equal(400, Check(Request(headers: [("Content-Type", "text/plain"), ("Content-Type", "text/html")]), false));
     }
 
     [Fact]
     public void ScriptNameFromTrustedForwarderMustPrefixThePath()
     {
-        HeaderMap.ForwarderHeaders = new HashSet<string>(["SCRIPT_NAME"], StringComparer.OrdinalIgnoreCase);
-        Assert.Equal(0, RequestPolicy.Check(Request(target: "/app/page", headers: ("SCRIPT_NAME", "/app")), true));
-        Assert.Equal(400, RequestPolicy.Check(Request(target: "/other/page", headers: ("SCRIPT_NAME", "/app")), true));
+        var rules = Defaults with { HeaderMap = new HeaderMap(HeaderMapMode.Drop, ["SCRIPT_NAME"]) };
+        Assert.Equal(0, Check(Request(target: "/app/page", headers: ("SCRIPT_NAME", "/app")), true, rules));
+        Assert.Equal(400, Check(Request(target: "/other/page", headers: ("SCRIPT_NAME", "/app")), true, rules));
         // From an untrusted peer the header never counts (it is dropped).
-        Assert.Equal(0, RequestPolicy.Check(Request(target: "/other/page", headers: ("SCRIPT_NAME", "/app")), false));
+        Assert.Equal(0, Check(Request(target: "/other/page", headers: ("SCRIPT_NAME", "/app")), false, rules));
     }
 
     private sealed class TrailerFields(params (string Name, string Value)[] fields) : IHttpRequestTrailersFeature
