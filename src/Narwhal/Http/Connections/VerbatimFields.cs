@@ -74,12 +74,8 @@ internal sealed class VerbatimFields
         var target = first >= 0 && last > first ? Encoding.Latin1.GetString(requestLine[(first + 1)..last]) : "";
         List<string>? connection = null;
         string? contentLength = null;
-        var rest = fields;
-        while (rest.Length > 0)
+        foreach (var line in new FieldLines(fields))
         {
-            var eol = rest.IndexOf("\r\n"u8);
-            var line = eol < 0 ? rest : rest[..eol];
-            rest = eol < 0 ? default : rest[(eol + 2)..];
             var colon = line.IndexOf((byte)':');
             if (colon <= 0) continue;
             var name = line[..colon];

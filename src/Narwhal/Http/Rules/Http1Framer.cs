@@ -226,12 +226,8 @@ internal sealed class Http1Framer(RequestRules rules, Action<VerbatimFields.Head
         if (requestLine.StartsWith("CONNECT "u8)) return State.Passthrough;
         long contentLength = -1;
         var chunked = false;
-        var rest = fields;
-        while (rest.Length > 0)
+        foreach (var line in new FieldLines(fields))
         {
-            var eol = rest.IndexOf("\r\n"u8);
-            var line = eol < 0 ? rest : rest[..eol];
-            rest = eol < 0 ? default : rest[(eol + 2)..];
             var colon = line.IndexOf((byte)':');
             if (colon <= 0 || line[0] is (byte)' ' or (byte)'\t') return State.Passthrough; // Kestrel refuses it
             var name = line[..colon];
