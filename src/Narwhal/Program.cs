@@ -2,6 +2,7 @@ using Narwhal.Cli;
 using Narwhal.Logging;
 using Narwhal.Master;
 using Narwhal.Settings;
+using Narwhal.Supervision;
 using Narwhal.Worker;
 
 namespace Narwhal;

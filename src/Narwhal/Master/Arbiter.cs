@@ -4,6 +4,7 @@ using Narwhal.Cli;
 using Narwhal.Logging;
 using Narwhal.Posix;
 using Narwhal.Settings;
+using Narwhal.Supervision;
 
 namespace Narwhal.Master;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Narwhal.Supervision;
 
 namespace Narwhal.Master;
 

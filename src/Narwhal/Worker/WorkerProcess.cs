@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Security;
 using System.Runtime.InteropServices;
 using Narwhal.Logging;
-using Narwhal.Master;
+using Narwhal.Supervision;
 using Narwhal.Posix;
 using Narwhal.Python;
 using Narwhal.Settings;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 using Narwhal.Posix;
 
-namespace Narwhal.Master;
+namespace Narwhal.Supervision;
 
 /// <summary>What a worker tells the master through its heartbeat file.</summary>
 internal enum WorkerState

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Narwhal.Master;
+namespace Narwhal.Supervision;
 
 /// <summary>
 /// What the master hands a worker it starts, in one environment variable (removed again before

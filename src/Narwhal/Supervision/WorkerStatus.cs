@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using Narwhal.Master;
 
-namespace Narwhal.Worker;
+namespace Narwhal.Supervision;
 
 /// <summary>This worker's side of its heartbeat file: state, beats and requests for a replacement.</summary>
 internal sealed class WorkerStatus(Heartbeat heartbeat, Func<long>? inFlight = null)
