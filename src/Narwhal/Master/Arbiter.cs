@@ -51,12 +51,11 @@ internal sealed partial class Arbiter
         _config = config;
         _args = args;
         _daemonized = daemonized;
-        _procName = ProcName();
+        _procName = ProcName.Of(_config);
     }
 
     private int Timeout => _config.Get(ProcessSettings.Timeout);
     private int GracefulTimeout => _config.Get(ProcessSettings.GracefulTimeout);
-    private string ProcName() => Worker.WorkerProcess.ProcName(_config);
 
     public int Run()
     {
@@ -266,7 +265,7 @@ internal sealed partial class Arbiter
         {
             ErrorLog.Error($"Reload failed, keeping the current configuration: {e.Message}");
         }
-        _procName = ProcName() + (_parentMasterPid != 0 ? ".2" : "");
+        _procName = ProcName.Of(_config) + (_parentMasterPid != 0 ? ".2" : "");
         ProcessTitle.Set($"master [{_procName}]");
         Hook(HookSettings.OnReload.Name);
         SetDesired(_config.Get(ProcessSettings.Workers));
@@ -496,7 +495,7 @@ internal sealed partial class Arbiter
         ErrorLog.Info("Master has been promoted.");
         _parentMasterPid = 0;
         Environ.Unset(ParentMasterVariable);
-        _procName = ProcName();
+        _procName = ProcName.Of(_config);
         if (_pidfile != null)
         {
             try

@@ -25,7 +25,7 @@ internal static partial class WorkerProcess
     public static int Run(Config config, WorkerHandoff handoff)
     {
         var pid = Environment.ProcessId;
-        ProcessTitle.Set($"worker [{ProcName(config)}]");
+        ProcessTitle.Set($"worker [{ProcName.Of(config)}]");
         try
         {
             LogSetup.Apply(config);
@@ -232,12 +232,6 @@ internal static partial class WorkerProcess
             return Program.ExitAppLoadError;
         }
     }
-
-    /// <summary>proc_name, else default_proc_name, else the app module (Gunicorn's default_proc_name).</summary>
-    public static string ProcName(Config config) =>
-        config.Get(ProcessSettings.ProcName) is { Length: > 0 } name ? name
-        : config.Get(CompatSettings.DefaultProcName) is { Length: > 0 } fallback ? fallback
-        : config.Get(ServerSettings.WsgiApp);
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 
