@@ -69,9 +69,9 @@ internal static class Program
             Console.Error.WriteLine("narwhal: error: No application module specified.");
             return ExitUsage;
         }
-        if (Environment.GetEnvironmentVariable(WorkerProcess.PreloadCheckVariable) == "1")
+        if (Environment.GetEnvironmentVariable(WorkerHandoff.PreloadCheckVariable) == "1")
         {
-            Posix.Environ.Unset(WorkerProcess.PreloadCheckVariable);
+            Posix.Environ.Unset(WorkerHandoff.PreloadCheckVariable);
             return WorkerProcess.CheckApp(config);
         }
         if (WorkerHandoff.TakeFromEnvironment() is { } handoff)

@@ -515,7 +515,7 @@ internal sealed partial class Arbiter
     {
         var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
         foreach (var a in _args) start.ArgumentList.Add(a);
-        start.Environment[Worker.WorkerProcess.PreloadCheckVariable] = "1";
+        start.Environment[WorkerHandoff.PreloadCheckVariable] = "1";
         if (ConfigLoader.Snapshot(_config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
         using var check = Process.Start(start)!;
         check.WaitForExit();

@@ -12,6 +12,9 @@ internal sealed record WorkerHandoff(IReadOnlyList<int> ListenerFds, int Heartbe
 {
     public const string Variable = "NARWHAL_WORKER";
 
+    /// <summary>Set instead for the throwaway process that --preload starts to load the app once.</summary>
+    public const string PreloadCheckVariable = "NARWHAL_PRELOAD_CHECK";
+
     public string Format() => string.Create(CultureInfo.InvariantCulture,
         $"fds={string.Join(',', ListenerFds)};heartbeat={HeartbeatFd};master={MasterPid};age={Age}");
 

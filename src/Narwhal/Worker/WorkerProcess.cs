@@ -19,9 +19,6 @@ internal static partial class WorkerProcess
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Set for the throwaway process that --preload starts to load the app once.</summary>
-    public const string PreloadCheckVariable = "NARWHAL_PRELOAD_CHECK";
-
     public static int Run(Config config, WorkerHandoff handoff)
     {
         var pid = Environment.ProcessId;
