@@ -43,7 +43,7 @@ internal static class Program
                 Console.Out.WriteLine($"narwhal (version {Version})");
                 return ExitOk;
             }
-            config = ConfigLoader.Load(cli);
+            config = ConfigLoader.Load(cli.Layer, EnvironmentArgs.Read(), cli.App);
         }
         catch (UsageException e)
         {

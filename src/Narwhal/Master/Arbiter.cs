@@ -255,7 +255,8 @@ internal sealed partial class Arbiter
     {
         try
         {
-            var fresh = ConfigLoader.Load(CommandLine.Parse(_args));
+            var cli = CommandLine.Parse(_args);
+            var fresh = ConfigLoader.Load(cli.Layer, EnvironmentArgs.Read(), cli.App);
             LogSetup.Apply(fresh, Owner.Uid(fresh), Owner.Gid(fresh));
             Settings.ConfigFile.Publish(fresh, Environment.ProcessId);
             _config = fresh;
