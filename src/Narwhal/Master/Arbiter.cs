@@ -24,6 +24,9 @@ internal sealed partial class Arbiter
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
 
+    // The workers' clock too: heartbeats carry its timestamps from one process to the other.
+    private readonly TimeProvider _time = TimeProvider.System;
+
     /// <summary>Set in the environment of a master started by USR2: the old master's PID (Gunicorn's GUNICORN_PID).</summary>
     public const string ParentMasterVariable = "NARWHAL_PID";
     /// <summary>The listening descriptors a USR2 master inherits (Gunicorn's GUNICORN_FD, also accepted).</summary>
@@ -54,8 +57,8 @@ internal sealed partial class Arbiter
         _procName = ProcName.Of(_config);
     }
 
-    private int Timeout => _config.Get(ProcessSettings.Timeout);
-    private int GracefulTimeout => _config.Get(ProcessSettings.GracefulTimeout);
+    private TimeSpan Timeout => TimeSpan.FromSeconds(_config.Get(ProcessSettings.Timeout));
+    private TimeSpan GracefulTimeout => TimeSpan.FromSeconds(_config.Get(ProcessSettings.GracefulTimeout));
 
     public int Run()
     {
@@ -337,7 +340,7 @@ internal sealed partial class Arbiter
     {
         if (w.TermSent) return;
         w.TermSent = true;
-        w.KillAt = Stopwatch.GetTimestamp() + GracefulTimeout * Stopwatch.Frequency;
+        w.KillAt = Deadline.After(GracefulTimeout, _time);
         Unix.Kill(w.Pid, Unix.SIGTERM);
     }
 
@@ -345,7 +348,7 @@ internal sealed partial class Arbiter
     {
         var age = ++_nextAge;
         var heartbeat = Heartbeat.Create(NullIfEmpty(_config.Get(ProcessSettings.WorkerTmpDir)),
-            _config.Get(ProcessSettings.Umask), Owner.Uid(_config), Owner.Gid(_config));
+            _config.Get(ProcessSettings.Umask), Owner.Uid(_config), Owner.Gid(_config), _time);
         Hook(HookSettings.PreFork.Name, age);
         var own = OwnListeners();
         var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age);
@@ -380,19 +383,19 @@ internal sealed partial class Arbiter
     /// <summary>Acts on what the heartbeats say: ready, replacement wanted, request timed out, silent.</summary>
     private void CheckWorkers()
     {
-        var now = Stopwatch.GetTimestamp();
-        foreach (var w in _workers) Check(w, now);
+        foreach (var w in _workers) Check(w);
     }
 
-    private void Check(ChildWorker w, long now, bool exited = false)
+    private void Check(ChildWorker w, bool exited = false)
     {
-        var (beat, state, replaceRequests, _) = w.Heartbeat.Read();
+        var reading = w.Heartbeat.Read();
+        var (state, replaceRequests) = (reading.State, reading.ReplaceRequests);
         if (state != WorkerState.Booting) w.Ready = true;
         if (state == WorkerState.TimedOut && !w.TimedOut)
         {
             ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
             w.TimedOut = w.Retiring = w.TermSent = true;
-            w.KillAt = now + GracefulTimeout * Stopwatch.Frequency;
+            w.KillAt = Deadline.After(GracefulTimeout, _time);
         }
         if (replaceRequests != w.SeenReplaceRequests)
         {
@@ -400,12 +403,12 @@ internal sealed partial class Arbiter
             if (!w.Retiring) Retire(w, now: false);
         }
         if (exited) return; // its PID may already belong to another process
-        if (w.KillAt != 0 && now > w.KillAt)
+        if (w.KillAt is { } killAt && killAt.HasPassed(_time))
         {
             Unix.Kill(w.Pid, Unix.SIGKILL);
-            w.KillAt = 0;
+            w.KillAt = null;
         }
-        else if (Timeout > 0 && !w.TimedOut && !w.Aborted && now - beat > Timeout * Stopwatch.Frequency)
+        else if (!w.TimedOut && !w.Aborted && reading.IsStale(Timeout, _time))
         {
             // Not even the worker's watchdog runs: the process is wedged (or was still
             // loading the app after --timeout, as Gunicorn counts it). Gunicorn sends
@@ -427,7 +430,7 @@ internal sealed partial class Arbiter
         }
         foreach (var w in _workers.Where(w => w.Process.HasExited).ToList())
         {
-            Check(w, Stopwatch.GetTimestamp(), exited: true); // what it said last, e.g. a timeout just before it exited
+            Check(w, exited: true); // what it said last, e.g. a timeout just before it exited
             if (_metrics != null && w.Heartbeat.ReadMetrics(_metricsBlock)) _exited.Add(_metricsBlock, includeInFlight: false);
             if (!_stopping) _restarts++;
             _workers.Remove(w);
@@ -541,8 +544,8 @@ internal sealed partial class Arbiter
         }
         _listeners = [];
         foreach (var w in _workers) Unix.Kill(w.Pid, graceful ? Unix.SIGTERM : Unix.SIGQUIT);
-        var deadline = Stopwatch.GetTimestamp() + GracefulTimeout * Stopwatch.Frequency;
-        while (_workers.Count > 0 && Stopwatch.GetTimestamp() < deadline)
+        var deadline = Deadline.After(GracefulTimeout, _time);
+        while (_workers.Count > 0 && !deadline.HasPassed(_time))
         {
             ReapWorkers();
             Thread.Sleep(50);

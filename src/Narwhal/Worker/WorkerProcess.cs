@@ -60,7 +60,7 @@ internal static partial class WorkerProcess
         HeaderMap.ForwarderHeaders = new(config.Get(SecuritySettings.ForwarderHeaders), StringComparer.OrdinalIgnoreCase);
         RequestPolicy.PermitUnconventionalMethod = config.Get(SecuritySettings.PermitUnconventionalHttpMethod);
         RequestPolicy.CasefoldMethod = config.Get(SecuritySettings.CasefoldHttpMethod);
-        var state = new WorkerStatus(heartbeat, () => python.InFlight);
+        var state = new WorkerStatus(heartbeat, TimeProvider.System, () => python.InFlight);
         var maxRequests = config.Get(ProcessSettings.MaxRequests);
         if (maxRequests > 0)
         {
@@ -156,17 +156,17 @@ internal static partial class WorkerProcess
     }
 
     /// <summary>Keeps beating while connections other than <paramref name="stuck"/> ones are open, up to the deadline.</summary>
-    private static void WaitForConnections(KestrelHost host, WorkerStatus state, PythonThreads python, long deadline, Func<int> stuck)
+    private static void WaitForConnections(KestrelHost host, WorkerStatus state, PythonThreads python, Deadline deadline, Func<int> stuck)
     {
-        while (host.OpenConnections > stuck() && Stopwatch.GetTimestamp() < deadline)
+        while (host.OpenConnections > stuck() && !deadline.HasPassed(TimeProvider.System))
         {
             state.Beat(python.Handled);
             Thread.Sleep(50);
         }
     }
 
-    private static long GraceDeadline(Config config) =>
-        Stopwatch.GetTimestamp() + config.Get(ProcessSettings.GracefulTimeout) * Stopwatch.Frequency;
+    private static Deadline GraceDeadline(Config config) =>
+        Deadline.After(TimeSpan.FromSeconds(config.Get(ProcessSettings.GracefulTimeout)), TimeProvider.System);
 
     private static WsgiRuntime LoadApp(Config config)
     {
