@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Security;
 using System.Runtime.InteropServices;
 using Narwhal.Logging;
@@ -102,7 +101,7 @@ internal static partial class WorkerProcess
             WorkerHooks.CallBounded("worker_abort", TimeSpan.FromSeconds(2));
             // The stuck request keeps its Python thread and its connection: wait for every
             // other connection to be answered, then leave without waiting for it.
-            WaitForConnections(host, state, python, GraceDeadline(config), () => python.BusySince(Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * Stopwatch.Frequency)));
+            WaitForConnections(host, state, python, GraceDeadline(config), () => python.RunningLongerThan(timeout));
             ErrorLog.Info($"Worker exiting (pid: {pid})");
             WorkerHooks.CallBounded("worker_exit", TimeSpan.FromSeconds(2));
             _exit(1);
@@ -144,7 +143,7 @@ internal static partial class WorkerProcess
                 return StopKind.Graceful;
             }
             if (timeout > TimeSpan.Zero
-                && python.OldestBusy(Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * Stopwatch.Frequency)) is var (exchange, age))
+                && python.OldestRunning(timeout) is var (exchange, age))
             {
                 ErrorLog.Error($"Request {exchange.Method} {exchange.RawTarget} has run for {age.TotalSeconds:0.0} s, past the {timeout.TotalSeconds:0} s timeout: " +
                     "this worker stops accepting, finishes its other requests, then exits");
