@@ -26,6 +26,7 @@ internal sealed partial class Arbiter
 
     // The workers' clock too: heartbeats carry its timestamps from one process to the other.
     private readonly TimeProvider _time = TimeProvider.System;
+    private readonly WorkerMetrics _metrics;
 
     /// <summary>Set in the environment of a master started by USR2: the old master's PID (Gunicorn's GUNICORN_PID).</summary>
     public const string ParentMasterVariable = "NARWHAL_PID";
@@ -55,6 +56,7 @@ internal sealed partial class Arbiter
         _args = args;
         _daemonized = daemonized;
         _procName = ProcName.Of(_config);
+        _metrics = new WorkerMetrics(_time);
     }
 
     private TimeSpan Timeout => TimeSpan.FromSeconds(_config.Get(ProcessSettings.Timeout));
@@ -136,8 +138,8 @@ internal sealed partial class Arbiter
         {
             try
             {
-                _metrics = Metrics.PrometheusEndpoint.Start(metricsBind);
-                UpdateMetrics();
+                _metrics.Serve(metricsBind);
+                _metrics.Update(_workers);
             }
             catch (SocketException e)
             {
@@ -192,8 +194,8 @@ internal sealed partial class Arbiter
                 ReapWorkers();
                 CheckWorkers();
                 ManageWorkers();
-                ReportWorkers();
-                UpdateMetrics();
+                _metrics.ReportWorkers(_workers.Count);
+                _metrics.Update(_workers);
                 continue;
             }
             ErrorLog.Info($"Handling signal: {MasterSignals.Name(signal)}");
@@ -277,36 +279,10 @@ internal sealed partial class Arbiter
         ManageWorkers();
     }
 
-    private long _lastReport;
-    private Metrics.PrometheusEndpoint? _metrics;
-    private readonly Metrics.MetricsSnapshot _exited = new();
-    private long _restarts;
-    private readonly byte[] _metricsBlock = new byte[Metrics.RequestMetrics.BlockSize];
-
     /// <summary>Gunicorn's arbiter logs every setting at debug when it reads them.</summary>
     private void LogConfiguration()
     {
         if (ErrorLog.Threshold == LogLevel.Debug) ErrorLog.Debug(PrintConfig.CurrentConfiguration(_config));
-    }
-
-    /// <summary>Gunicorn's gunicorn.workers gauge, once a second.</summary>
-    private void ReportWorkers()
-    {
-        var now = Stopwatch.GetTimestamp();
-        if (now - _lastReport < Stopwatch.Frequency) return;
-        _lastReport = now;
-        Statsd.Current?.Gauge("gunicorn.workers", _workers.Count);
-    }
-
-    /// <summary>Refreshes the --metrics-bind page: every live worker's counters plus those of workers gone.</summary>
-    private void UpdateMetrics()
-    {
-        if (_metrics == null) return;
-        var total = new Metrics.MetricsSnapshot();
-        total.Add(_exited);
-        foreach (var w in _workers)
-            if (w.Heartbeat.ReadMetrics(_metricsBlock)) total.Add(_metricsBlock);
-        _metrics.Update(total, _workers.Count, _restarts);
     }
 
     /// <summary>Spawns or retires workers so that <see cref="_desired"/> of them serve.</summary>
@@ -431,8 +407,7 @@ internal sealed partial class Arbiter
         foreach (var w in _workers.Where(w => w.Process.HasExited).ToList())
         {
             Check(w, exited: true); // what it said last, e.g. a timeout just before it exited
-            if (_metrics != null && w.Heartbeat.ReadMetrics(_metricsBlock)) _exited.Add(_metricsBlock, includeInFlight: false);
-            if (!_stopping) _restarts++;
+            _metrics.Exited(w, restart: !_stopping);
             _workers.Remove(w);
             var code = w.Process.ExitCode;
             w.Dispose();
@@ -564,7 +539,7 @@ internal sealed partial class Arbiter
         ErrorLog.Info($"Shutting down: {MasterName}");
         if (reason.Length > 0) ErrorLog.Info($"Reason: {reason}");
         _pidfile?.Unlink();
-        _metrics?.Dispose();
+        _metrics.Dispose();
         Hook(HookSettings.OnExit.Name);
         return exitCode;
     }
