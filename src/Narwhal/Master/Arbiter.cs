@@ -28,14 +28,8 @@ internal sealed partial class Arbiter
     private readonly TimeProvider _time = TimeProvider.System;
     private readonly WorkerMetrics _metrics;
 
-    /// <summary>Set in the environment of a master started by USR2: the old master's PID (Gunicorn's GUNICORN_PID).</summary>
-    public const string ParentMasterVariable = "NARWHAL_PID";
-    /// <summary>The listening descriptors a USR2 master inherits (Gunicorn's GUNICORN_FD, also accepted).</summary>
-    public const string ListenFdsVariable = "NARWHAL_FD";
-
     private readonly string[] _args;
     private readonly string _executable = Environment.ProcessPath!;
-    private readonly string _startDirectory = Directory.GetCurrentDirectory();
     private readonly List<ChildWorker> _workers = [];
     private readonly MasterSignals _signals = new();
     private readonly bool _daemonized;
@@ -46,8 +40,7 @@ internal sealed partial class Arbiter
     private Pidfile? _pidfile;
     private int _desired;
     private int _nextAge;
-    private int _parentMasterPid;
-    private Process? _reexec;
+    private readonly Reexec _reexec;
     private string _procName;
 
     public Arbiter(Config config, string[] args, bool daemonized)
@@ -57,6 +50,8 @@ internal sealed partial class Arbiter
         _daemonized = daemonized;
         _procName = ProcName.Of(_config);
         _metrics = new WorkerMetrics(_time);
+        // The directory the new master starts in is this one's before --chdir, as Gunicorn's START_CTX.
+        _reexec = new Reexec(_executable, Directory.GetCurrentDirectory(), args, _signals.Wake);
     }
 
     private TimeSpan Timeout => TimeSpan.FromSeconds(_config.Get(ProcessSettings.Timeout));
@@ -100,11 +95,7 @@ internal sealed partial class Arbiter
         LogConfiguration();
         Settings.ConfigFile.Publish(_config, Environment.ProcessId);
         Environ.Apply(_config.Get(ServerSettings.RawEnv));
-        if (int.TryParse(Environment.GetEnvironmentVariable(ParentMasterVariable), out var parent))
-        {
-            _parentMasterPid = parent;
-            _procName += ".2";
-        }
+        if (_reexec.TakeParentFromEnvironment()) _procName += ".2";
         SetDesired(_config.Get(ProcessSettings.Workers), first: true);
         ErrorLog.Info($"Starting narwhal {Program.Version}");
         Hook(HookSettings.OnStarting.Name);
@@ -118,7 +109,7 @@ internal sealed partial class Arbiter
         }
         if (_config.Get(ProcessSettings.Pidfile) is { Length: > 0 } pidPath)
         {
-            _pidfile = new Pidfile(_parentMasterPid != 0 ? pidPath + ".2" : pidPath);
+            _pidfile = new Pidfile(_reexec.HasParent ? pidPath + ".2" : pidPath);
             try
             {
                 _pidfile.Create(Environment.ProcessId);
@@ -162,7 +153,7 @@ internal sealed partial class Arbiter
             Environ.Unset("LISTEN_FDS");
             return Enumerable.Range(3, count).Select(Listener.Adopt).ToList();
         }
-        foreach (var variable in new[] { ListenFdsVariable, "GUNICORN_FD" })
+        foreach (var variable in new[] { Reexec.ListenFdsVariable, "GUNICORN_FD" })
         {
             if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } fds) continue;
             Environ.Unset(variable);
@@ -230,7 +221,7 @@ internal sealed partial class Arbiter
                 foreach (var w in _workers) Unix.Kill(w.Pid, Unix.SIGUSR1);
                 break;
             case Unix.SIGUSR2:
-                Reexec();
+                _reexec.Start(_listeners.Select(l => l.Fd), () => Hook(HookSettings.PreExec.Name));
                 break;
             case Unix.SIGWINCH:
                 // Gunicorn honours WINCH only when daemonized, because a terminal sends it on
@@ -250,7 +241,7 @@ internal sealed partial class Arbiter
         }
     }
 
-    private string MasterName => _parentMasterPid != 0 ? "Master.2" : "Master";
+    private string MasterName => _reexec.HasParent ? "Master.2" : "Master";
 
     /// <summary>
     /// HUP: re-reads the configuration and replaces every worker. Old workers keep serving
@@ -271,7 +262,7 @@ internal sealed partial class Arbiter
         {
             ErrorLog.Error($"Reload failed, keeping the current configuration: {e.Message}");
         }
-        _procName = ProcName.Of(_config) + (_parentMasterPid != 0 ? ".2" : "");
+        _procName = ProcName.Of(_config) + (_reexec.HasParent ? ".2" : "");
         ProcessTitle.Set($"master [{_procName}]");
         Hook(HookSettings.OnReload.Name);
         SetDesired(_config.Get(ProcessSettings.Workers));
@@ -399,11 +390,7 @@ internal sealed partial class Arbiter
     /// <summary>Forgets exited workers, logs how they ended, and stops on a worker that cannot boot.</summary>
     private void ReapWorkers()
     {
-        if (_reexec is { HasExited: true })
-        {
-            _reexec.Dispose();
-            _reexec = null;
-        }
+        _reexec.ReapChild();
         foreach (var w in _workers.Where(w => w.Process.HasExited).ToList())
         {
             Check(w, exited: true); // what it said last, e.g. a timeout just before it exited
@@ -441,39 +428,10 @@ internal sealed partial class Arbiter
         SetDesired(Math.Max(_desired, 1));
     }
 
-    /// <summary>USR2: starts a new master from this binary that inherits the listeners (zero-downtime upgrade).</summary>
-    private void Reexec()
-    {
-        if (_reexec != null)
-        {
-            ErrorLog.Warning("USR2 signal ignored. Child exists.");
-            return;
-        }
-        if (_parentMasterPid != 0)
-        {
-            ErrorLog.Warning("USR2 signal ignored. Parent exists.");
-            return;
-        }
-        Hook(HookSettings.PreExec.Name);
-        var start = new ProcessStartInfo(_executable) { UseShellExecute = false, WorkingDirectory = _startDirectory };
-        foreach (var a in _args) start.ArgumentList.Add(a);
-        start.Environment[ParentMasterVariable] = Environment.ProcessId.ToString();
-        start.Environment[ListenFdsVariable] = string.Join(',', _listeners.Select(l => l.Fd));
-        _reexec = Process.Start(start);
-        if (_reexec != null)
-        {
-            _reexec.EnableRaisingEvents = true;
-            _reexec.Exited += (_, _) => _signals.Wake();
-        }
-    }
-
     /// <summary>A master started by USR2 takes over once the old master is gone.</summary>
     private void MaybePromote()
     {
-        if (_parentMasterPid == 0 || Unix.ParentPid() == _parentMasterPid) return;
-        ErrorLog.Info("Master has been promoted.");
-        _parentMasterPid = 0;
-        Environ.Unset(ParentMasterVariable);
+        if (!_reexec.Promoted()) return;
         _procName = ProcName.Of(_config);
         if (_pidfile != null)
         {
@@ -511,7 +469,7 @@ internal sealed partial class Arbiter
     {
         _stopping = true;
         // The socket file stays when another master (USR2) or systemd still uses it.
-        var unlink = _reexec == null && _parentMasterPid == 0 && !_systemd;
+        var unlink = !_reexec.HasChild && !_reexec.HasParent && !_systemd;
         foreach (var l in _listeners)
         {
             l.Dispose();
