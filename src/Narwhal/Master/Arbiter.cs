@@ -39,8 +39,8 @@ internal sealed partial class Arbiter
     private bool _stopping;
     private Pidfile? _pidfile;
     private int _desired;
-    private int _nextAge;
     private readonly Reexec _reexec;
+    private readonly WorkerSpawner _spawner;
     private string _procName;
 
     public Arbiter(Config config, string[] args, bool daemonized)
@@ -51,6 +51,7 @@ internal sealed partial class Arbiter
         _procName = ProcName.Of(_config);
         _metrics = new WorkerMetrics(_time);
         // The directory the new master starts in is this one's before --chdir, as Gunicorn's START_CTX.
+        _spawner = new WorkerSpawner(_executable, args, _time, _signals.Wake, age => Hook(HookSettings.PreFork.Name, age));
         _reexec = new Reexec(_executable, Directory.GetCurrentDirectory(), args, _signals.Wake);
     }
 
@@ -138,7 +139,7 @@ internal sealed partial class Arbiter
             }
             ErrorLog.Info($"Metrics at: http://{metricsBind}/metrics");
         }
-        if (_config.Get(ProcessSettings.Preload)) Preload();
+        if (_config.Get(ProcessSettings.Preload)) _spawner.Preload(_config);
         Hook(HookSettings.WhenReady.Name);
     }
 
@@ -280,7 +281,7 @@ internal sealed partial class Arbiter
     private void ManageWorkers()
     {
         var active = _workers.Where(w => !w.Retiring).ToList();
-        for (var i = active.Count; i < _desired; i++) Spawn();
+        for (var i = active.Count; i < _desired; i++) _workers.Add(_spawner.Spawn(_config, _listeners));
         foreach (var w in active.OrderBy(w => w.Age).Take(Math.Max(0, active.Count - _desired)))
             Retire(w, now: true);
 
@@ -309,42 +310,6 @@ internal sealed partial class Arbiter
         w.TermSent = true;
         w.KillAt = Deadline.After(GracefulTimeout, _time);
         Unix.Kill(w.Pid, Unix.SIGTERM);
-    }
-
-    private void Spawn()
-    {
-        var age = ++_nextAge;
-        var heartbeat = Heartbeat.Create(NullIfEmpty(_config.Get(ProcessSettings.WorkerTmpDir)),
-            _config.Get(ProcessSettings.Umask), Owner.Uid(_config), Owner.Gid(_config), _time);
-        Hook(HookSettings.PreFork.Name, age);
-        var own = OwnListeners();
-        var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age);
-        var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
-        foreach (var a in _args) start.ArgumentList.Add(a);
-        start.Environment[WorkerHandoff.Variable] = handoff.Format();
-        if (ConfigLoader.Snapshot(_config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
-        Process process;
-        Unix.SetInheritable(heartbeat.Fd, true);
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        finally
-        {
-            Unix.SetInheritable(heartbeat.Fd, false);
-            foreach (var l in own.Except(_listeners)) l.Dispose();
-        }
-        process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => _signals.Wake();
-        _workers.Add(new ChildWorker(process, heartbeat, age));
-    }
-
-    /// <summary>The sockets a new worker listens on: the shared ones, or with --reuse-port its own twins of the TCP ones.</summary>
-    private List<Listener> OwnListeners()
-    {
-        if (!_config.Get(ProcessSettings.ReusePort)) return _listeners;
-        var backlog = _config.Get(ProcessSettings.Backlog);
-        return _listeners.Select(l => l.IsTcp ? Listener.BindReusePortTwin(l, backlog) : l).ToList();
     }
 
     /// <summary>Acts on what the heartbeats say: ready, replacement wanted, request timed out, silent.</summary>
@@ -447,20 +412,6 @@ internal sealed partial class Arbiter
         ProcessTitle.Set($"master [{_procName}]");
     }
 
-    /// <summary>--preload: the app must load once before any worker starts; a failure stops here.</summary>
-    private void Preload()
-    {
-        var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
-        foreach (var a in _args) start.ArgumentList.Add(a);
-        start.Environment[WorkerHandoff.PreloadCheckVariable] = "1";
-        if (ConfigLoader.Snapshot(_config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
-        using var check = Process.Start(start)!;
-        check.WaitForExit();
-        if (check.ExitCode != 0)
-            throw new HaltException(check.ExitCode == Program.ExitAppLoadError ? "App failed to load." : "Worker failed to boot.",
-                check.ExitCode == Program.ExitAppLoadError ? Program.ExitAppLoadError : Program.ExitWorkerBootError);
-    }
-
     /// <summary>
     /// Stops every worker: TERM (graceful: each answers what it holds, up to
     /// --graceful-timeout) or QUIT (quick), then SIGKILL for any left.
@@ -501,6 +452,4 @@ internal sealed partial class Arbiter
         Hook(HookSettings.OnExit.Name);
         return exitCode;
     }
-
-    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 }
