@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using Narwhal.Cli;
 using Narwhal.Logging;
@@ -19,28 +18,30 @@ internal sealed class HaltException(string reason, int exitCode) : Exception(rea
 /// app, keeps <c>--workers</c> worker processes running and acts on signals. Workers are new
 /// processes of this binary (.NET cannot fork) that inherit the sockets by descriptor.
 /// Everything here runs on one thread, the main loop; signals and child exits are queued to it.
+/// This file: start-up, the loop and the stop. Arbiter.Workers.cs keeps the worker count,
+/// Arbiter.Signals.cs answers signals; WorkerSpawner, WorkerMetrics and Reexec (USR2) are
+/// classes of their own, each with the little state it needs.
 /// </summary>
 internal sealed partial class Arbiter
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
 
-    // The workers' clock too: heartbeats carry its timestamps from one process to the other.
-    private readonly TimeProvider _time = TimeProvider.System;
-    private readonly WorkerMetrics _metrics;
-
     private readonly string[] _args;
     private readonly string _executable = Environment.ProcessPath!;
-    private readonly List<ChildWorker> _workers = [];
-    private readonly MasterSignals _signals = new();
     private readonly bool _daemonized;
+    // The workers' clock too: heartbeats carry its timestamps from one process to the other.
+    private readonly TimeProvider _time = TimeProvider.System;
+    private readonly MasterSignals _signals = new();
+    private readonly WorkerSpawner _spawner;
+    private readonly WorkerMetrics _metrics;
+    private readonly Reexec _reexec;
+    private readonly List<ChildWorker> _workers = [];
     private Config _config;
     private List<Listener> _listeners = [];
     private bool _systemd;
     private bool _stopping;
     private Pidfile? _pidfile;
     private int _desired;
-    private readonly Reexec _reexec;
-    private readonly WorkerSpawner _spawner;
     private string _procName;
 
     public Arbiter(Config config, string[] args, bool daemonized)
@@ -49,9 +50,9 @@ internal sealed partial class Arbiter
         _args = args;
         _daemonized = daemonized;
         _procName = ProcName.Of(_config);
+        _spawner = new WorkerSpawner(_executable, args, _time, _signals.Wake, age => Hook(HookSettings.PreFork.Name, age));
         _metrics = new WorkerMetrics(_time);
         // The directory the new master starts in is this one's before --chdir, as Gunicorn's START_CTX.
-        _spawner = new WorkerSpawner(_executable, args, _time, _signals.Wake, age => Hook(HookSettings.PreFork.Name, age));
         _reexec = new Reexec(_executable, Directory.GetCurrentDirectory(), args, _signals.Wake);
     }
 
