@@ -15,16 +15,10 @@ internal sealed partial class Arbiter
     /// <summary>Spawns or retires workers so that <see cref="_desired"/> of them serve.</summary>
     private void ManageWorkers()
     {
-        var active = _workers.Where(w => !w.Retiring).ToList();
-        for (var i = active.Count; i < _desired; i++) _workers.Add(_spawner.Spawn(_config, _listeners));
-        foreach (var w in active.OrderBy(w => w.Age).Take(Math.Max(0, active.Count - _desired)))
-            Retire(w, now: true);
-
-        // Rolling replacement: a retiring worker leaves once a ready worker can take its place.
-        var ready = active.Count(w => w.Ready);
-        var waiting = _workers.Where(w => w.Retiring && !w.TermSent && !w.TimedOut).OrderBy(w => w.Age).ToList();
-        foreach (var w in waiting.Take(Math.Max(0, ready + waiting.Count - _desired)))
-            Terminate(w);
+        var plan = WorkerCount.For(_workers, _desired);
+        for (var i = 0; i < plan.Spawn; i++) _workers.Add(_spawner.Spawn(_config, _listeners));
+        foreach (var w in plan.StopNow) Retire(w, now: true);
+        foreach (var w in plan.Replaced) Terminate(w);
 
         // Gunicorn's debug line, when the number of workers kept (not being retired) changes.
         var kept = _workers.Count(w => !w.Retiring);
