@@ -2,6 +2,7 @@ using Narwhal.Cli;
 using Narwhal.Logging;
 using Narwhal.Master;
 using Narwhal.Settings;
+using Narwhal.Supervision;
 using Narwhal.Worker;
 
 namespace Narwhal;
@@ -42,7 +43,7 @@ internal static class Program
                 Console.Out.WriteLine($"narwhal (version {Version})");
                 return ExitOk;
             }
-            config = ConfigLoader.Load(cli);
+            config = ConfigLoader.Load(cli.Layer, EnvironmentArgs.Read(), cli.App);
         }
         catch (UsageException e)
         {
@@ -68,9 +69,9 @@ internal static class Program
             Console.Error.WriteLine("narwhal: error: No application module specified.");
             return ExitUsage;
         }
-        if (Environment.GetEnvironmentVariable(WorkerProcess.PreloadCheckVariable) == "1")
+        if (Environment.GetEnvironmentVariable(WorkerHandoff.PreloadCheckVariable) == "1")
         {
-            Posix.Environ.Unset(WorkerProcess.PreloadCheckVariable);
+            Posix.Environ.Unset(WorkerHandoff.PreloadCheckVariable);
             return WorkerProcess.CheckApp(config);
         }
         if (WorkerHandoff.TakeFromEnvironment() is { } handoff)

@@ -32,7 +32,7 @@ internal static class LogSetup
         if (ownerUid >= 0) errorFile.Chown(ownerUid, ownerGid);
 
         var syslog = config.Get(LoggingSettings.Syslog);
-        var prefix = config.Get(LoggingSettings.SyslogPrefix) is { Length: > 0 } p ? p : Worker.WorkerProcess.ProcName(config).Replace(':', '.');
+        var prefix = config.Get(LoggingSettings.SyslogPrefix) is { Length: > 0 } p ? p : ProcName.Of(config).Replace(':', '.');
         SyslogSink? sink = null;
         if (syslog)
         {

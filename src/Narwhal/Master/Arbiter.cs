@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using Narwhal.Cli;
 using Narwhal.Logging;
 using Narwhal.Posix;
 using Narwhal.Settings;
+using Narwhal.Supervision;
 
 namespace Narwhal.Master;
 
@@ -18,31 +18,30 @@ internal sealed class HaltException(string reason, int exitCode) : Exception(rea
 /// app, keeps <c>--workers</c> worker processes running and acts on signals. Workers are new
 /// processes of this binary (.NET cannot fork) that inherit the sockets by descriptor.
 /// Everything here runs on one thread, the main loop; signals and child exits are queued to it.
+/// This file: start-up, the loop and the stop. Arbiter.Workers.cs keeps the worker count,
+/// Arbiter.Signals.cs answers signals; WorkerSpawner, WorkerMetrics and Reexec (USR2) are
+/// classes of their own, each with the little state it needs.
 /// </summary>
 internal sealed partial class Arbiter
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Set in the environment of a master started by USR2: the old master's PID (Gunicorn's GUNICORN_PID).</summary>
-    public const string ParentMasterVariable = "NARWHAL_PID";
-    /// <summary>The listening descriptors a USR2 master inherits (Gunicorn's GUNICORN_FD, also accepted).</summary>
-    public const string ListenFdsVariable = "NARWHAL_FD";
-
     private readonly string[] _args;
     private readonly string _executable = Environment.ProcessPath!;
-    private readonly string _startDirectory = Directory.GetCurrentDirectory();
-    private readonly List<ChildWorker> _workers = [];
-    private readonly MasterSignals _signals = new();
     private readonly bool _daemonized;
+    // The workers' clock too: heartbeats carry its timestamps from one process to the other.
+    private readonly TimeProvider _time = TimeProvider.System;
+    private readonly MasterSignals _signals = new();
+    private readonly WorkerSpawner _spawner;
+    private readonly WorkerMetrics _metrics;
+    private readonly Reexec _reexec;
+    private readonly List<ChildWorker> _workers = [];
     private Config _config;
     private List<Listener> _listeners = [];
     private bool _systemd;
     private bool _stopping;
     private Pidfile? _pidfile;
     private int _desired;
-    private int _nextAge;
-    private int _parentMasterPid;
-    private Process? _reexec;
     private string _procName;
 
     public Arbiter(Config config, string[] args, bool daemonized)
@@ -50,12 +49,15 @@ internal sealed partial class Arbiter
         _config = config;
         _args = args;
         _daemonized = daemonized;
-        _procName = ProcName();
+        _procName = ProcName.Of(_config);
+        _spawner = new WorkerSpawner(_executable, args, _time, _signals.Wake, age => Hook(HookSettings.PreFork.Name, age));
+        _metrics = new WorkerMetrics(_time);
+        // The directory the new master starts in is this one's before --chdir, as Gunicorn's START_CTX.
+        _reexec = new Reexec(_executable, Directory.GetCurrentDirectory(), args, _signals.Wake);
     }
 
-    private int Timeout => _config.Get(ProcessSettings.Timeout);
-    private int GracefulTimeout => _config.Get(ProcessSettings.GracefulTimeout);
-    private string ProcName() => Worker.WorkerProcess.ProcName(_config);
+    private TimeSpan Timeout => TimeSpan.FromSeconds(_config.Get(ProcessSettings.Timeout));
+    private TimeSpan GracefulTimeout => TimeSpan.FromSeconds(_config.Get(ProcessSettings.GracefulTimeout));
 
     public int Run()
     {
@@ -95,11 +97,7 @@ internal sealed partial class Arbiter
         LogConfiguration();
         Settings.ConfigFile.Publish(_config, Environment.ProcessId);
         Environ.Apply(_config.Get(ServerSettings.RawEnv));
-        if (int.TryParse(Environment.GetEnvironmentVariable(ParentMasterVariable), out var parent))
-        {
-            _parentMasterPid = parent;
-            _procName += ".2";
-        }
+        if (_reexec.TakeParentFromEnvironment()) _procName += ".2";
         SetDesired(_config.Get(ProcessSettings.Workers), first: true);
         ErrorLog.Info($"Starting narwhal {Program.Version}");
         Hook(HookSettings.OnStarting.Name);
@@ -113,7 +111,7 @@ internal sealed partial class Arbiter
         }
         if (_config.Get(ProcessSettings.Pidfile) is { Length: > 0 } pidPath)
         {
-            _pidfile = new Pidfile(_parentMasterPid != 0 ? pidPath + ".2" : pidPath);
+            _pidfile = new Pidfile(_reexec.HasParent ? pidPath + ".2" : pidPath);
             try
             {
                 _pidfile.Create(Environment.ProcessId);
@@ -133,8 +131,8 @@ internal sealed partial class Arbiter
         {
             try
             {
-                _metrics = Metrics.PrometheusEndpoint.Start(metricsBind);
-                UpdateMetrics();
+                _metrics.Serve(metricsBind);
+                _metrics.Update(_workers);
             }
             catch (SocketException e)
             {
@@ -142,7 +140,7 @@ internal sealed partial class Arbiter
             }
             ErrorLog.Info($"Metrics at: http://{metricsBind}/metrics");
         }
-        if (_config.Get(ProcessSettings.Preload)) Preload();
+        if (_config.Get(ProcessSettings.Preload)) _spawner.Preload(_config);
         Hook(HookSettings.WhenReady.Name);
     }
 
@@ -157,7 +155,7 @@ internal sealed partial class Arbiter
             Environ.Unset("LISTEN_FDS");
             return Enumerable.Range(3, count).Select(Listener.Adopt).ToList();
         }
-        foreach (var variable in new[] { ListenFdsVariable, "GUNICORN_FD" })
+        foreach (var variable in new[] { Reexec.ListenFdsVariable, "GUNICORN_FD" })
         {
             if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } fds) continue;
             Environ.Unset(variable);
@@ -189,8 +187,8 @@ internal sealed partial class Arbiter
                 ReapWorkers();
                 CheckWorkers();
                 ManageWorkers();
-                ReportWorkers();
-                UpdateMetrics();
+                _metrics.ReportWorkers(_workers.Count);
+                _metrics.Update(_workers);
                 continue;
             }
             ErrorLog.Info($"Handling signal: {MasterSignals.Name(signal)}");
@@ -198,86 +196,7 @@ internal sealed partial class Arbiter
         }
     }
 
-    private void Handle(int signal)
-    {
-        switch (signal)
-        {
-            case Unix.SIGTERM:
-                throw new HaltException("", Program.ExitOk);
-            case Unix.SIGINT:
-            case Unix.SIGQUIT:
-                Stop(graceful: false);
-                throw new HaltException("", Program.ExitOk);
-            case Unix.SIGHUP:
-                ErrorLog.Info($"Hang up: {MasterName}");
-                Reload();
-                break;
-            case Unix.SIGTTIN:
-                SetDesired(_desired + 1);
-                ManageWorkers();
-                break;
-            case Unix.SIGTTOU:
-                if (_desired > 1) SetDesired(_desired - 1);
-                ManageWorkers();
-                break;
-            case Unix.SIGUSR1:
-                LogSetup.Reopen();
-                foreach (var w in _workers) Unix.Kill(w.Pid, Unix.SIGUSR1);
-                break;
-            case Unix.SIGUSR2:
-                Reexec();
-                break;
-            case Unix.SIGWINCH:
-                // Gunicorn honours WINCH only when daemonized, because a terminal sends it on
-                // every resize. Without a controlling terminal (systemd, Docker, nohup) it can
-                // only come from kill, so it is honoured there too.
-                if (_daemonized || !Unix.HasControllingTerminal())
-                {
-                    ErrorLog.Info("graceful stop of workers");
-                    SetDesired(0);
-                    foreach (var w in _workers) Retire(w, now: true);
-                }
-                else
-                {
-                    ErrorLog.Debug("SIGWINCH ignored. Not daemonized");
-                }
-                break;
-        }
-    }
-
-    private string MasterName => _parentMasterPid != 0 ? "Master.2" : "Master";
-
-    /// <summary>
-    /// HUP: re-reads the configuration and replaces every worker. Old workers keep serving
-    /// until their replacements are up, then leave gracefully (Gunicorn stops them at once).
-    /// </summary>
-    private void Reload()
-    {
-        try
-        {
-            var fresh = ConfigLoader.Load(CommandLine.Parse(_args));
-            LogSetup.Apply(fresh, Owner.Uid(fresh), Owner.Gid(fresh));
-            Settings.ConfigFile.Publish(fresh, Environment.ProcessId);
-            _config = fresh;
-            LogConfiguration();
-        }
-        catch (Exception e) when (e is UsageException or ConfigException)
-        {
-            ErrorLog.Error($"Reload failed, keeping the current configuration: {e.Message}");
-        }
-        _procName = ProcName() + (_parentMasterPid != 0 ? ".2" : "");
-        ProcessTitle.Set($"master [{_procName}]");
-        Hook(HookSettings.OnReload.Name);
-        SetDesired(_config.Get(ProcessSettings.Workers));
-        foreach (var w in _workers) Retire(w, now: false);
-        ManageWorkers();
-    }
-
-    private long _lastReport;
-    private Metrics.PrometheusEndpoint? _metrics;
-    private readonly Metrics.MetricsSnapshot _exited = new();
-    private long _restarts;
-    private readonly byte[] _metricsBlock = new byte[Metrics.RequestMetrics.BlockSize];
+    private string MasterName => _reexec.HasParent ? "Master.2" : "Master";
 
     /// <summary>Gunicorn's arbiter logs every setting at debug when it reads them.</summary>
     private void LogConfiguration()
@@ -285,217 +204,11 @@ internal sealed partial class Arbiter
         if (ErrorLog.Threshold == LogLevel.Debug) ErrorLog.Debug(PrintConfig.CurrentConfiguration(_config));
     }
 
-    /// <summary>Gunicorn's gunicorn.workers gauge, once a second.</summary>
-    private void ReportWorkers()
-    {
-        var now = Stopwatch.GetTimestamp();
-        if (now - _lastReport < Stopwatch.Frequency) return;
-        _lastReport = now;
-        Statsd.Current?.Gauge("gunicorn.workers", _workers.Count);
-    }
-
-    /// <summary>Refreshes the --metrics-bind page: every live worker's counters plus those of workers gone.</summary>
-    private void UpdateMetrics()
-    {
-        if (_metrics == null) return;
-        var total = new Metrics.MetricsSnapshot();
-        total.Add(_exited);
-        foreach (var w in _workers)
-            if (w.Heartbeat.ReadMetrics(_metricsBlock)) total.Add(_metricsBlock);
-        _metrics.Update(total, _workers.Count, _restarts);
-    }
-
-    /// <summary>Spawns or retires workers so that <see cref="_desired"/> of them serve.</summary>
-    private void ManageWorkers()
-    {
-        var active = _workers.Where(w => !w.Retiring).ToList();
-        for (var i = active.Count; i < _desired; i++) Spawn();
-        foreach (var w in active.OrderBy(w => w.Age).Take(Math.Max(0, active.Count - _desired)))
-            Retire(w, now: true);
-
-        // Rolling replacement: a retiring worker leaves once a ready worker can take its place.
-        var ready = active.Count(w => w.Ready);
-        var waiting = _workers.Where(w => w.Retiring && !w.TermSent && !w.TimedOut).OrderBy(w => w.Age).ToList();
-        foreach (var w in waiting.Take(Math.Max(0, ready + waiting.Count - _desired)))
-            Terminate(w);
-
-        // Gunicorn's debug line, when the number of workers kept (not being retired) changes.
-        var kept = _workers.Count(w => !w.Retiring);
-        if (kept != _loggedWorkers) ErrorLog.Debug($"{_loggedWorkers = kept} workers");
-    }
-
-    private int _loggedWorkers = -1;
-
-    private void Retire(ChildWorker w, bool now)
-    {
-        w.Retiring = true;
-        if (now) Terminate(w);
-    }
-
-    private void Terminate(ChildWorker w)
-    {
-        if (w.TermSent) return;
-        w.TermSent = true;
-        w.KillAt = Stopwatch.GetTimestamp() + GracefulTimeout * Stopwatch.Frequency;
-        Unix.Kill(w.Pid, Unix.SIGTERM);
-    }
-
-    private void Spawn()
-    {
-        var age = ++_nextAge;
-        var heartbeat = Heartbeat.Create(NullIfEmpty(_config.Get(ProcessSettings.WorkerTmpDir)),
-            _config.Get(ProcessSettings.Umask), Owner.Uid(_config), Owner.Gid(_config));
-        Hook(HookSettings.PreFork.Name, age);
-        var own = OwnListeners();
-        var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age);
-        var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
-        foreach (var a in _args) start.ArgumentList.Add(a);
-        start.Environment[WorkerHandoff.Variable] = handoff.Format();
-        if (ConfigLoader.Snapshot(_config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
-        Process process;
-        Unix.SetInheritable(heartbeat.Fd, true);
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        finally
-        {
-            Unix.SetInheritable(heartbeat.Fd, false);
-            foreach (var l in own.Except(_listeners)) l.Dispose();
-        }
-        process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => _signals.Wake();
-        _workers.Add(new ChildWorker(process, heartbeat, age));
-    }
-
-    /// <summary>The sockets a new worker listens on: the shared ones, or with --reuse-port its own twins of the TCP ones.</summary>
-    private List<Listener> OwnListeners()
-    {
-        if (!_config.Get(ProcessSettings.ReusePort)) return _listeners;
-        var backlog = _config.Get(ProcessSettings.Backlog);
-        return _listeners.Select(l => l.IsTcp ? Listener.BindReusePortTwin(l, backlog) : l).ToList();
-    }
-
-    /// <summary>Acts on what the heartbeats say: ready, replacement wanted, request timed out, silent.</summary>
-    private void CheckWorkers()
-    {
-        var now = Stopwatch.GetTimestamp();
-        foreach (var w in _workers) Check(w, now);
-    }
-
-    private void Check(ChildWorker w, long now, bool exited = false)
-    {
-        var (beat, state, replaceRequests, _) = w.Heartbeat.Read();
-        if (state != WorkerState.Booting) w.Ready = true;
-        if (state == WorkerState.TimedOut && !w.TimedOut)
-        {
-            ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
-            w.TimedOut = w.Retiring = w.TermSent = true;
-            w.KillAt = now + GracefulTimeout * Stopwatch.Frequency;
-        }
-        if (replaceRequests != w.SeenReplaceRequests)
-        {
-            w.SeenReplaceRequests = replaceRequests;
-            if (!w.Retiring) Retire(w, now: false);
-        }
-        if (exited) return; // its PID may already belong to another process
-        if (w.KillAt != 0 && now > w.KillAt)
-        {
-            Unix.Kill(w.Pid, Unix.SIGKILL);
-            w.KillAt = 0;
-        }
-        else if (Timeout > 0 && !w.TimedOut && !w.Aborted && now - beat > Timeout * Stopwatch.Frequency)
-        {
-            // Not even the worker's watchdog runs: the process is wedged (or was still
-            // loading the app after --timeout, as Gunicorn counts it). Gunicorn sends
-            // SIGABRT first so its worker can run worker_abort; a wedged .NET process
-            // cannot run it, and SIGABRT would only leave a core file.
-            ErrorLog.Critical($"WORKER TIMEOUT (pid:{w.Pid})");
-            w.Aborted = w.Retiring = w.TermSent = true;
-            Unix.Kill(w.Pid, Unix.SIGKILL);
-        }
-    }
-
-    /// <summary>Forgets exited workers, logs how they ended, and stops on a worker that cannot boot.</summary>
-    private void ReapWorkers()
-    {
-        if (_reexec is { HasExited: true })
-        {
-            _reexec.Dispose();
-            _reexec = null;
-        }
-        foreach (var w in _workers.Where(w => w.Process.HasExited).ToList())
-        {
-            Check(w, Stopwatch.GetTimestamp(), exited: true); // what it said last, e.g. a timeout just before it exited
-            if (_metrics != null && w.Heartbeat.ReadMetrics(_metricsBlock)) _exited.Add(_metricsBlock, includeInFlight: false);
-            if (!_stopping) _restarts++;
-            _workers.Remove(w);
-            var code = w.Process.ExitCode;
-            w.Dispose();
-            Hook(HookSettings.ChildExit.Name, w.Pid, w.Age);
-            if (!w.Ready && !_stopping && code is Program.ExitWorkerBootError or Program.ExitAppLoadError)
-                BootFailed(w, code);
-            else if (code is > 128 and < 160)
-                ErrorLog.Error($"Worker (pid:{w.Pid}) was sent {Unix.SignalName(code - 128)}!{(code - 128 == Unix.SIGKILL ? " Perhaps out of memory?" : "")}");
-            else if (code != 0)
-                ErrorLog.Error($"Worker (pid:{w.Pid}) exited with code {code}.");
-        }
-    }
-
-    /// <summary>
-    /// A worker that cannot load the app stops the master (Gunicorn's exit codes 3 and 4)
-    /// instead of a respawn loop. While older workers are still serving (HUP, max-requests,
-    /// --reload with a broken file), they are kept instead and the master stays up.
-    /// </summary>
-    private void BootFailed(ChildWorker w, int code)
-    {
-        var reason = code == Program.ExitAppLoadError ? "App failed to load." : "Worker failed to boot.";
-        var serving = _workers.Where(o => o.Ready && !o.TermSent && !o.TimedOut).ToList();
-        if (serving.Count == 0) throw new HaltException(reason, code);
-        // A replacement of a round that already failed: it was told to stop, and failed as
-        // the first one did (with -w 2 and --reload, both replacements load the broken file).
-        if (w.Retiring) return;
-        ErrorLog.Error($"{reason} (pid:{w.Pid}) Keeping {serving.Count} running worker(s) on the previous code.");
-        foreach (var o in serving) o.Retiring = false;
-        // The replacements of the same round would fail the same way.
-        foreach (var o in _workers.Where(o => !o.Ready && !o.Retiring)) Retire(o, now: true);
-        SetDesired(Math.Max(_desired, 1));
-    }
-
-    /// <summary>USR2: starts a new master from this binary that inherits the listeners (zero-downtime upgrade).</summary>
-    private void Reexec()
-    {
-        if (_reexec != null)
-        {
-            ErrorLog.Warning("USR2 signal ignored. Child exists.");
-            return;
-        }
-        if (_parentMasterPid != 0)
-        {
-            ErrorLog.Warning("USR2 signal ignored. Parent exists.");
-            return;
-        }
-        Hook(HookSettings.PreExec.Name);
-        var start = new ProcessStartInfo(_executable) { UseShellExecute = false, WorkingDirectory = _startDirectory };
-        foreach (var a in _args) start.ArgumentList.Add(a);
-        start.Environment[ParentMasterVariable] = Environment.ProcessId.ToString();
-        start.Environment[ListenFdsVariable] = string.Join(',', _listeners.Select(l => l.Fd));
-        _reexec = Process.Start(start);
-        if (_reexec != null)
-        {
-            _reexec.EnableRaisingEvents = true;
-            _reexec.Exited += (_, _) => _signals.Wake();
-        }
-    }
-
     /// <summary>A master started by USR2 takes over once the old master is gone.</summary>
     private void MaybePromote()
     {
-        if (_parentMasterPid == 0 || Unix.ParentPid() == _parentMasterPid) return;
-        ErrorLog.Info("Master has been promoted.");
-        _parentMasterPid = 0;
-        Environ.Unset(ParentMasterVariable);
-        _procName = ProcName();
+        if (!_reexec.Promoted()) return;
+        _procName = ProcName.Of(_config);
         if (_pidfile != null)
         {
             try
@@ -510,20 +223,6 @@ internal sealed partial class Arbiter
         ProcessTitle.Set($"master [{_procName}]");
     }
 
-    /// <summary>--preload: the app must load once before any worker starts; a failure stops here.</summary>
-    private void Preload()
-    {
-        var start = new ProcessStartInfo(_executable) { UseShellExecute = false };
-        foreach (var a in _args) start.ArgumentList.Add(a);
-        start.Environment[Worker.WorkerProcess.PreloadCheckVariable] = "1";
-        if (ConfigLoader.Snapshot(_config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
-        using var check = Process.Start(start)!;
-        check.WaitForExit();
-        if (check.ExitCode != 0)
-            throw new HaltException(check.ExitCode == Program.ExitAppLoadError ? "App failed to load." : "Worker failed to boot.",
-                check.ExitCode == Program.ExitAppLoadError ? Program.ExitAppLoadError : Program.ExitWorkerBootError);
-    }
-
     /// <summary>
     /// Stops every worker: TERM (graceful: each answers what it holds, up to
     /// --graceful-timeout) or QUIT (quick), then SIGKILL for any left.
@@ -532,7 +231,7 @@ internal sealed partial class Arbiter
     {
         _stopping = true;
         // The socket file stays when another master (USR2) or systemd still uses it.
-        var unlink = _reexec == null && _parentMasterPid == 0 && !_systemd;
+        var unlink = !_reexec.HasChild && !_reexec.HasParent && !_systemd;
         foreach (var l in _listeners)
         {
             l.Dispose();
@@ -540,8 +239,8 @@ internal sealed partial class Arbiter
         }
         _listeners = [];
         foreach (var w in _workers) Unix.Kill(w.Pid, graceful ? Unix.SIGTERM : Unix.SIGQUIT);
-        var deadline = Stopwatch.GetTimestamp() + GracefulTimeout * Stopwatch.Frequency;
-        while (_workers.Count > 0 && Stopwatch.GetTimestamp() < deadline)
+        var deadline = Deadline.After(GracefulTimeout, _time);
+        while (_workers.Count > 0 && !deadline.HasPassed(_time))
         {
             ReapWorkers();
             Thread.Sleep(50);
@@ -560,10 +259,8 @@ internal sealed partial class Arbiter
         ErrorLog.Info($"Shutting down: {MasterName}");
         if (reason.Length > 0) ErrorLog.Info($"Reason: {reason}");
         _pidfile?.Unlink();
-        _metrics?.Dispose();
+        _metrics.Dispose();
         Hook(HookSettings.OnExit.Name);
         return exitCode;
     }
-
-    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Narwhal.Supervision;
 
 namespace Narwhal.Master;
 
@@ -25,8 +26,8 @@ internal sealed class ChildWorker(Process process, Heartbeat heartbeat, int age)
     /// <summary>Sent SIGABRT for a silent heartbeat; SIGKILL follows on the next check.</summary>
     public bool Aborted { get; set; }
 
-    /// <summary>When it gets SIGKILL if still alive (Stopwatch ticks), 0 for none.</summary>
-    public long KillAt { get; set; }
+    /// <summary>When it gets SIGKILL if still alive; null for never.</summary>
+    public Deadline? KillAt { get; set; }
 
     /// <summary>The worker's count of replacement requests last acted on.</summary>
     public int SeenReplaceRequests { get; set; }

@@ -97,8 +97,8 @@ internal static class ConfigFile
             foreach (var s in SettingsRegistry.All)
             {
                 w.WritePropertyName(s.Name);
-                if (s == ProcessSettings.User) { w.WriteNumberValue(Posix.Owner.Uid(config)); continue; }
-                if (s == ProcessSettings.Group) { w.WriteNumberValue(Posix.Owner.Gid(config)); continue; }
+                if (s == ProcessSettings.User) { w.WriteNumberValue(Owner.Uid(config)); continue; }
+                if (s == ProcessSettings.Group) { w.WriteNumberValue(Owner.Gid(config)); continue; }
                 if (s == LoggingSettings.LogConfigDict)
                 {
                     try { w.WriteRawValue(config.Get(LoggingSettings.LogConfigDict)); }

@@ -1,4 +1,3 @@
-using Narwhal.Cli;
 using Narwhal.Python;
 
 namespace Narwhal.Settings;
@@ -10,8 +9,6 @@ namespace Narwhal.Settings;
 /// </summary>
 internal static class ConfigLoader
 {
-    public static readonly string[] EnvironmentArgs = ["GUNICORN_CMD_ARGS", "NARWHAL_CMD_ARGS"];
-
     /// <summary>Set by the master for its workers: "PATH\nTEXT" of the config file it evaluated.</summary>
     public const string SnapshotVariable = "NARWHAL_CONFIG_SOURCE";
 
@@ -19,35 +16,23 @@ internal static class ConfigLoader
     public static string? Snapshot(Config config) =>
         config.FileSource is { } text ? config.Get(ConfigFileSettings.Config) + "\n" + text : null;
 
-    /// <summary>The configuration, or a <see cref="UsageException"/> (exit 2) or <see cref="ConfigException"/> (exit 1).</summary>
-    public static Config Load(CommandLineResult cli)
+    /// <summary>
+    /// The configuration from the command line's settings and APP_MODULE and those of
+    /// GUNICORN_CMD_ARGS (parsed by Cli/), or a <see cref="ConfigException"/> (exit 1).
+    /// </summary>
+    public static Config Load(SettingsLayer cli, SettingsLayer env, string? app)
     {
         // Taken out of the environment before Python starts: the app must not see it.
         var snapshot = Environment.GetEnvironmentVariable(SnapshotVariable);
         if (snapshot != null) Posix.Environ.Unset(SnapshotVariable);
-        var env = new SettingsLayer();
-        foreach (var variable in EnvironmentArgs)
-        {
-            if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } text) continue;
-            CommandLineResult parsed;
-            try
-            {
-                parsed = CommandLine.Parse(ShellWords.Split(text));
-            }
-            catch (UsageException e)
-            {
-                throw new UsageException($"{variable}: {e.Message}");
-            }
-            foreach (var (setting, value) in parsed.Layer.Values) env.Set(setting, value);
-        }
 
         var config = new Config();
-        var file = FileToRead(cli.Layer, env);
+        var file = FileToRead(cli, env);
         if (file != null)
         {
             // The interpreter that reads the file comes from the command line or the
             // environment: the file cannot choose the Python that runs it.
-            var python = cli.Layer.Get(ServerSettings.Python) ?? env.Get(ServerSettings.Python) ?? "";
+            var python = cli.Get(ServerSettings.Python) ?? env.Get(ServerSettings.Python) ?? "";
             try
             {
                 EmbeddedPython.Start(PythonInstallation.Find(python.Length == 0 ? null : python));
@@ -74,8 +59,8 @@ internal static class ConfigLoader
             config.Set(ConfigFileSettings.Config, file);
         }
         config.Apply(env);
-        config.Apply(cli.Layer);
-        if (cli.App != null) config.Set(ServerSettings.WsgiApp, cli.App);
+        config.Apply(cli);
+        if (app != null) config.Set(ServerSettings.WsgiApp, app);
         CheckHonoured(config);
         return config;
     }

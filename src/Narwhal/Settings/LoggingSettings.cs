@@ -115,7 +115,7 @@ internal static class LoggingSettings
     public static readonly Setting<string> SyslogFacility = SettingsRegistry.Add(new Setting<string>
     {
         Name = "syslog_facility", Section = Sections.Logging, Cli = ["--log-syslog-facility"], Meta = "SYSLOG_FACILITY",
-        Default = () => "user", Validate = raw => Validators.OneOfIgnoreCase(raw, Logging.SyslogFacilities.Names),
+        Default = () => "user", Validate = raw => Validators.OneOfIgnoreCase(raw, Posix.SyslogFacilities.Names),
         Desc = "The syslog facility name.",
     });
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Narwhal.Logging;
 using Narwhal.Python;
 using Narwhal.Wsgi;
@@ -19,10 +18,9 @@ internal sealed class PythonThreads
     private readonly ConcurrentQueue<KestrelExchange> _queue = new();
     private readonly SemaphoreSlim _ready = new(0);
     private readonly Thread[] _threads;
-    // Per thread: when its current request started (Stopwatch ticks), 0 when idle. The
-    // watchdog reads these to find a request stuck past --timeout.
-    private readonly long[] _busySince;
-    private readonly KestrelExchange?[] _current;
+    // Per thread: its current request and when it started. The watchdog reads these to find
+    // a request stuck past --timeout.
+    private readonly RunningRequests<KestrelExchange> _running;
     private long _handled;
     // Requests queued or running; the accept loop holds back while it is >= the thread count.
     private int _inFlight;
@@ -45,8 +43,7 @@ internal sealed class PythonThreads
         _runtime = runtime;
         ExchangeTable.Init(count);
         _threads = new Thread[count];
-        _busySince = new long[count];
-        _current = new KestrelExchange?[count];
+        _running = new RunningRequests<KestrelExchange>(count, TimeProvider.System);
         for (var i = 0; i < count; i++)
         {
             var slot = i;
@@ -59,32 +56,11 @@ internal sealed class PythonThreads
         foreach (var t in _threads) t.Start();
     }
 
-    /// <summary>The oldest request still running in Python, if it started before <paramref name="since"/>.</summary>
-    public (KestrelExchange Exchange, TimeSpan Age)? OldestBusy(long since)
-    {
-        (KestrelExchange, TimeSpan)? oldest = null;
-        var oldestStart = since;
-        for (var i = 0; i < _busySince.Length; i++)
-        {
-            var start = Volatile.Read(ref _busySince[i]);
-            if (start == 0 || start >= oldestStart || Volatile.Read(ref _current[i]) is not { } exchange) continue;
-            oldestStart = start;
-            oldest = (exchange, Stopwatch.GetElapsedTime(start));
-        }
-        return oldest;
-    }
+    /// <summary>The oldest request still running in Python, if it has run for longer than <paramref name="limit"/>.</summary>
+    public (KestrelExchange Exchange, TimeSpan Age)? OldestRunning(TimeSpan limit) => _running.Oldest(limit);
 
-    /// <summary>How many threads are running a request that started before <paramref name="since"/>.</summary>
-    public int BusySince(long since)
-    {
-        var n = 0;
-        for (var i = 0; i < _busySince.Length; i++)
-        {
-            var start = Volatile.Read(ref _busySince[i]);
-            if (start != 0 && start < since) n++;
-        }
-        return n;
-    }
+    /// <summary>How many threads are running a request that has run for longer than <paramref name="limit"/>.</summary>
+    public int RunningLongerThan(TimeSpan limit) => _running.CountLongerThan(limit);
 
     /// <summary>
     /// Waits until this worker may take one more connection; false on timeout. The accept
@@ -104,7 +80,7 @@ internal sealed class PythonThreads
     }
 
     private bool HasCapacity =>
-        Volatile.Read(ref _inFlight) < _threads.Length || BusySince(Stopwatch.GetTimestamp() - SlowTicks) < _threads.Length;
+        Volatile.Read(ref _inFlight) < _threads.Length || _running.CountLongerThan(Slow) < _threads.Length;
 
     /// <summary>
     /// True when a thread is free for one more request, counting <paramref name="unstarted"/>
@@ -112,8 +88,8 @@ internal sealed class PythonThreads
     /// </summary>
     public bool HasFreeThread(int unstarted) => Volatile.Read(ref _inFlight) + unstarted < _threads.Length;
 
-    // A request running longer than this counts as holding its thread (50 ms).
-    private static readonly long SlowTicks = Stopwatch.Frequency / 20;
+    // A request running longer than this counts as holding its thread.
+    private static readonly TimeSpan Slow = TimeSpan.FromMilliseconds(50);
 
     private void Released()
     {
@@ -175,8 +151,7 @@ internal sealed class PythonThreads
     private void Serve(int slot, KestrelExchange exchange)
     {
         ExchangeTable.Register(slot, exchange);
-        Volatile.Write(ref _current[slot], exchange);
-        Volatile.Write(ref _busySince[slot], Stopwatch.GetTimestamp());
+        _running.Begin(slot, exchange);
         if (Interlocked.Increment(ref _handled) == RequestLimit) RequestLimitReached?.Invoke();
         var outcome = WsgiOutcome.Fail;
         try
@@ -191,8 +166,7 @@ internal sealed class PythonThreads
         finally
         {
             ExchangeTable.Unregister(slot);
-            Volatile.Write(ref _busySince[slot], 0);
-            Volatile.Write(ref _current[slot], null);
+            _running.End(slot);
             Released();
             exchange.Complete(outcome);
         }

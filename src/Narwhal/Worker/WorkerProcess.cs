@@ -1,9 +1,8 @@
-using System.Diagnostics;
 using System.Net.Security;
 using System.Runtime.InteropServices;
 using Narwhal.Http;
 using Narwhal.Logging;
-using Narwhal.Master;
+using Narwhal.Supervision;
 using Narwhal.Posix;
 using Narwhal.Python;
 using Narwhal.Settings;
@@ -20,13 +19,10 @@ internal static partial class WorkerProcess
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Set for the throwaway process that --preload starts to load the app once.</summary>
-    public const string PreloadCheckVariable = "NARWHAL_PRELOAD_CHECK";
-
     public static int Run(Config config, WorkerHandoff handoff)
     {
         var pid = Environment.ProcessId;
-        ProcessTitle.Set($"worker [{ProcName(config)}]");
+        ProcessTitle.Set($"worker [{ProcName.Of(config)}]");
         try
         {
             LogSetup.Apply(config);
@@ -61,7 +57,7 @@ internal static partial class WorkerProcess
 
         var python = new PythonThreads(runtime, threads);
         Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
-        var state = new WorkerStatus(heartbeat, () => python.InFlight);
+        var state = new WorkerStatus(heartbeat, TimeProvider.System, () => python.InFlight);
         var maxRequests = config.Get(ProcessSettings.MaxRequests);
         if (maxRequests > 0)
         {
@@ -102,7 +98,7 @@ internal static partial class WorkerProcess
             WorkerHooks.CallBounded("worker_abort", TimeSpan.FromSeconds(2));
             // The stuck request keeps its Python thread and its connection: wait for every
             // other connection to be answered, then leave without waiting for it.
-            WaitForConnections(host, state, python, GraceDeadline(config), () => python.BusySince(Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * Stopwatch.Frequency)));
+            WaitForConnections(host, state, python, GraceDeadline(config), () => python.RunningLongerThan(timeout));
             ErrorLog.Info($"Worker exiting (pid: {pid})");
             WorkerHooks.CallBounded("worker_exit", TimeSpan.FromSeconds(2));
             _exit(1);
@@ -144,7 +140,7 @@ internal static partial class WorkerProcess
                 return StopKind.Graceful;
             }
             if (timeout > TimeSpan.Zero
-                && python.OldestBusy(Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * Stopwatch.Frequency)) is var (exchange, age))
+                && python.OldestRunning(timeout) is var (exchange, age))
             {
                 ErrorLog.Error($"Request {exchange.Method} {exchange.RawTarget} has run for {age.TotalSeconds:0.0} s, past the {timeout.TotalSeconds:0} s timeout: " +
                     "this worker stops accepting, finishes its other requests, then exits");
@@ -156,17 +152,17 @@ internal static partial class WorkerProcess
     }
 
     /// <summary>Keeps beating while connections other than <paramref name="stuck"/> ones are open, up to the deadline.</summary>
-    private static void WaitForConnections(KestrelHost host, WorkerStatus state, PythonThreads python, long deadline, Func<int> stuck)
+    private static void WaitForConnections(KestrelHost host, WorkerStatus state, PythonThreads python, Deadline deadline, Func<int> stuck)
     {
-        while (host.OpenConnections > stuck() && Stopwatch.GetTimestamp() < deadline)
+        while (host.OpenConnections > stuck() && !deadline.HasPassed(TimeProvider.System))
         {
             state.Beat(python.Handled);
             Thread.Sleep(50);
         }
     }
 
-    private static long GraceDeadline(Config config) =>
-        Stopwatch.GetTimestamp() + config.Get(ProcessSettings.GracefulTimeout) * Stopwatch.Frequency;
+    private static Deadline GraceDeadline(Config config) =>
+        Deadline.After(TimeSpan.FromSeconds(config.Get(ProcessSettings.GracefulTimeout)), TimeProvider.System);
 
     private static WsgiRuntime LoadApp(Config config, RequestRules rules)
     {
@@ -230,12 +226,6 @@ internal static partial class WorkerProcess
             return Program.ExitAppLoadError;
         }
     }
-
-    /// <summary>proc_name, else default_proc_name, else the app module (Gunicorn's default_proc_name).</summary>
-    public static string ProcName(Config config) =>
-        config.Get(ProcessSettings.ProcName) is { Length: > 0 } name ? name
-        : config.Get(CompatSettings.DefaultProcName) is { Length: > 0 } fallback ? fallback
-        : config.Get(ServerSettings.WsgiApp);
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 

@@ -1,10 +1,10 @@
-using System.Diagnostics;
-using Narwhal.Master;
+namespace Narwhal.Supervision;
 
-namespace Narwhal.Worker;
-
-/// <summary>This worker's side of its heartbeat file: state, beats and requests for a replacement.</summary>
-internal sealed class WorkerStatus(Heartbeat heartbeat, Func<long>? inFlight = null)
+/// <summary>
+/// This worker's side of its heartbeat file: state, beats and requests for a replacement.
+/// Every write stamps the beat with the given clock, the one the master reads it by.
+/// </summary>
+internal sealed class WorkerStatus(Heartbeat heartbeat, TimeProvider time, Func<long>? inFlight = null)
 {
     private readonly object _lock = new();
     private WorkerState _state = WorkerState.Booting;
@@ -43,6 +43,6 @@ internal sealed class WorkerStatus(Heartbeat heartbeat, Func<long>? inFlight = n
         }
     }
 
-    private void Write() => heartbeat.Write(Stopwatch.GetTimestamp(), _state, _replaceRequests, _handled,
+    private void Write() => heartbeat.Write(time.GetTimestamp(), _state, _replaceRequests, _handled,
         Metrics.RequestMetrics.Enabled ? inFlight?.Invoke() ?? 0 : null);
 }

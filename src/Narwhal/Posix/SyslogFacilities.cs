@@ -1,6 +1,6 @@
-namespace Narwhal.Logging;
+namespace Narwhal.Posix;
 
-/// <summary>Syslog facility codes by name, as Gunicorn accepts them.</summary>
+/// <summary>Syslog facility codes by name (syslog(3)'s LOG_* values), as Gunicorn accepts them.</summary>
 internal static class SyslogFacilities
 {
     public static readonly Dictionary<string, int> Codes = new()

@@ -1,8 +1,11 @@
-using Narwhal.Settings;
+using Narwhal.Posix;
 
-namespace Narwhal.Posix;
+namespace Narwhal.Settings;
 
-/// <summary>The uid and gid workers run as, from --user and --group (names or numbers).</summary>
+/// <summary>
+/// The uid and gid workers run as, from --user and --group (names or numbers). It reads
+/// settings, so it lives here and resolves names through Posix/, which knows no settings.
+/// </summary>
 internal static class Owner
 {
     public static int Uid(Config config)

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Narwhal.Master;
+namespace Narwhal.Supervision;
 
 /// <summary>
 /// What the master hands a worker it starts, in one environment variable (removed again before
@@ -11,6 +11,9 @@ namespace Narwhal.Master;
 internal sealed record WorkerHandoff(IReadOnlyList<int> ListenerFds, int HeartbeatFd, int MasterPid, int Age)
 {
     public const string Variable = "NARWHAL_WORKER";
+
+    /// <summary>Set instead for the throwaway process that --preload starts to load the app once.</summary>
+    public const string PreloadCheckVariable = "NARWHAL_PRELOAD_CHECK";
 
     public string Format() => string.Create(CultureInfo.InvariantCulture,
         $"fds={string.Join(',', ListenerFds)};heartbeat={HeartbeatFd};master={MasterPid};age={Age}");

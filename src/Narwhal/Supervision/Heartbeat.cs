@@ -1,9 +1,8 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 using Narwhal.Posix;
 
-namespace Narwhal.Master;
+namespace Narwhal.Supervision;
 
 /// <summary>What a worker tells the master through its heartbeat file.</summary>
 internal enum WorkerState
@@ -19,10 +18,11 @@ internal enum WorkerState
 /// <summary>
 /// The channel from a worker to the master: a small unlinked file (Gunicorn's WorkerTmp,
 /// in --worker-tmp-dir) that the master creates and the worker inherits. The worker rewrites
-/// it twice a second; the master reads it on each tick. One pwrite/pread each, no locks:
-/// a torn read is at worst one tick stale.
+/// it on each of its 200 ms ticks; the master reads it on each of its own. One pwrite/pread
+/// each, no locks: a torn read is at worst one tick stale.
 /// <code>
-/// 0  int64  last beat, Stopwatch ticks (CLOCK_MONOTONIC: the same clock in every process)
+/// 0  int64  last beat, a TimeProvider timestamp: in production TimeProvider.System's, which is
+///           Stopwatch's CLOCK_MONOTONIC, the same clock in every process
 /// 8  int32  WorkerState
 /// 12 int32  replacement requests so far (max-requests reached, a watched file changed)
 /// 16 int64  requests handled
@@ -39,7 +39,7 @@ internal sealed class Heartbeat : IDisposable
     public int Fd => (int)_file.DangerousGetHandle();
 
     /// <summary>Master side: a fresh file owned by the worker's user, already unlinked.</summary>
-    public static Heartbeat Create(string? directory, int umask, int uid, int gid)
+    public static Heartbeat Create(string? directory, int umask, int uid, int gid, TimeProvider time)
     {
         var dir = string.IsNullOrEmpty(directory) ? Path.GetTempPath() : directory;
         var path = Path.Combine(dir, $"wnarwhal-{Guid.NewGuid():N}");
@@ -62,7 +62,7 @@ internal sealed class Heartbeat : IDisposable
             File.Delete(path);
         }
         var beat = new Heartbeat(file);
-        beat.Write(Stopwatch.GetTimestamp(), WorkerState.Booting, 0, 0);
+        beat.Write(time.GetTimestamp(), WorkerState.Booting, 0, 0);
         return beat;
     }
 
@@ -81,11 +81,12 @@ internal sealed class Heartbeat : IDisposable
         RandomAccess.Write(_file, record, 0);
     }
 
-    public (long Beat, WorkerState State, int ReplaceRequests, long Handled) Read()
+    /// <summary>What the worker wrote last; all zero (booting, never beaten) if it wrote nothing readable.</summary>
+    public HeartbeatReading Read()
     {
         Span<byte> record = stackalloc byte[Size];
-        if (RandomAccess.Read(_file, record, 0) < Size) return (0, WorkerState.Booting, 0, 0);
-        return (BinaryPrimitives.ReadInt64LittleEndian(record),
+        if (RandomAccess.Read(_file, record, 0) < Size) return default;
+        return new(BinaryPrimitives.ReadInt64LittleEndian(record),
             (WorkerState)BinaryPrimitives.ReadInt32LittleEndian(record[8..]),
             BinaryPrimitives.ReadInt32LittleEndian(record[12..]),
             BinaryPrimitives.ReadInt64LittleEndian(record[16..]));

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using Narwhal.Posix;
+using Narwhal.Settings;
+using Narwhal.Supervision;
+
+namespace Narwhal.Master;
+
+/// <summary>
+/// Starts worker processes: new processes of this binary (.NET cannot fork) with the same
+/// argv, handed their listening sockets and a fresh heartbeat file by descriptor
+/// (<see cref="WorkerHandoff"/>); and the throwaway process that --preload loads the app in.
+/// Runs on the arbiter's loop thread.
+/// </summary>
+internal sealed class WorkerSpawner(string executable, string[] args, TimeProvider time, Action exited, Action<int> preFork)
+{
+    private int _nextAge;
+
+    /// <summary>A new worker, the next in spawn order; <paramref name="exited"/> wakes the loop when it exits.</summary>
+    public ChildWorker Spawn(Config config, IReadOnlyList<Listener> listeners)
+    {
+        var age = ++_nextAge;
+        var heartbeat = Heartbeat.Create(NullIfEmpty(config.Get(ProcessSettings.WorkerTmpDir)),
+            config.Get(ProcessSettings.Umask), Owner.Uid(config), Owner.Gid(config), time);
+        preFork(age);
+        var own = OwnListeners(config, listeners);
+        var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age);
+        var start = Start(config);
+        start.Environment[WorkerHandoff.Variable] = handoff.Format();
+        Process process;
+        Unix.SetInheritable(heartbeat.Fd, true);
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        finally
+        {
+            Unix.SetInheritable(heartbeat.Fd, false);
+            foreach (var l in own.Except(listeners)) l.Dispose();
+        }
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => exited();
+        return new ChildWorker(process, heartbeat, age);
+    }
+
+    /// <summary>--preload: the app must load once before any worker starts; a failure stops here.</summary>
+    public void Preload(Config config)
+    {
+        var start = Start(config);
+        start.Environment[WorkerHandoff.PreloadCheckVariable] = "1";
+        using var check = Process.Start(start)!;
+        check.WaitForExit();
+        if (check.ExitCode != 0)
+            throw new HaltException(check.ExitCode == Program.ExitAppLoadError ? "App failed to load." : "Worker failed to boot.",
+                check.ExitCode == Program.ExitAppLoadError ? Program.ExitAppLoadError : Program.ExitWorkerBootError);
+    }
+
+    /// <summary>This binary with the master's argv, and the config file as the master evaluated it.</summary>
+    private ProcessStartInfo Start(Config config)
+    {
+        var start = new ProcessStartInfo(executable) { UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        if (ConfigLoader.Snapshot(config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
+        return start;
+    }
+
+    /// <summary>The sockets a new worker listens on: the shared ones, or with --reuse-port its own twins of the TCP ones.</summary>
+    private static IReadOnlyList<Listener> OwnListeners(Config config, IReadOnlyList<Listener> listeners)
+    {
+        if (!config.Get(ProcessSettings.ReusePort)) return listeners;
+        var backlog = config.Get(ProcessSettings.Backlog);
+        return listeners.Select(l => l.IsTcp ? Listener.BindReusePortTwin(l, backlog) : l).ToList();
+    }
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+}
