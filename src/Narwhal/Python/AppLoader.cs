@@ -1,9 +1,14 @@
-using Narwhal.Logging;
-
 namespace Narwhal.Python;
 
-/// <summary>The app spec did not lead to an app callable (Gunicorn's APP_LOAD_ERROR, exit code 4).</summary>
-internal sealed class AppLoadException(string message) : Exception(message);
+/// <summary>
+/// The app spec did not lead to an app callable (Gunicorn's APP_LOAD_ERROR, exit code 4).
+/// <see cref="Traceback"/>: the Python traceback when the app's own code raised, for the
+/// error log (Python/ does not log: it sits below Logging/).
+/// </summary>
+internal sealed class AppLoadException(string message, string? traceback = null) : Exception(message)
+{
+    public string? Traceback { get; } = traceback;
+}
 
 /// <summary>
 /// Loads the user's app as Gunicorn does (narwhal_app.py): sys.argv, sys.path and raw_env
@@ -38,8 +43,7 @@ internal static class AppLoader
         catch (PythonException e)
         {
             // An error inside the app's own code: its traceback is what the user needs.
-            ErrorLog.Error($"Exception in worker process\n{e.PythonTraceback}");
-            throw new AppLoadException($"{e.TypeName}: {e.PythonMessage}");
+            throw new AppLoadException($"{e.TypeName}: {e.PythonMessage}", e.PythonTraceback);
         }
     }
 }

@@ -1,6 +1,6 @@
 namespace Narwhal.Settings;
 
-/// <summary>Gunicorn's SSL section, served by Kestrel's TLS (see <see cref="Worker.TlsSetup"/>).</summary>
+/// <summary>Gunicorn's SSL section, served by Kestrel's TLS (Worker/TlsSetup.cs reads it).</summary>
 internal static class SslSettings
 {
     private static Setting<string> File(string name, string flag, string desc) => SettingsRegistry.Add(new Setting<string>

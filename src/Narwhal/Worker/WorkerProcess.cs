@@ -222,6 +222,7 @@ internal static partial class WorkerProcess
         }
         catch (AppLoadException e)
         {
+            if (e.Traceback != null) ErrorLog.Error($"Exception in worker process\n{e.Traceback}");
             ErrorLog.Error(e.Message);
             return Program.ExitAppLoadError;
         }

@@ -9,7 +9,7 @@ internal enum WsgiOutcome { Done = 0, Abort = 1, Fail = 2 }
 
 /// <summary>
 /// The embedded interpreter with the WSGI glue module and the user's app loaded. Created and
-/// finalized on the main thread; requests run on <see cref="Worker.PythonThreads"/>.
+/// finalized on the main thread; requests run on the worker's dedicated Python threads.
 /// </summary>
 internal sealed class WsgiRuntime
 {
