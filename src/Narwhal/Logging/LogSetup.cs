@@ -92,7 +92,7 @@ internal static class LogSetup
         Console.Error.Flush();
         Unix.Dup2(file.Fd, 1);
         Unix.Dup2(file.Fd, 2);
-        Python.LineBufferedStdio.Want();
+        LineBufferedStdio.Want();
     }
 
     /// <summary>USR1: reopen every log file (after logrotate moved them).</summary>

@@ -13,6 +13,13 @@ internal static unsafe class EmbeddedPython
 
     public static bool IsStarted => Installation != null;
 
+    /// <summary>
+    /// Runs once, right after the interpreter starts, with the GIL held, before any other
+    /// Python code: for what a part above Python/ must set up first (Logging's line-buffered
+    /// stdio under --capture-output).
+    /// </summary>
+    public static event Action? Started;
+
     /// <summary>Loads the libpython of <paramref name="python"/> and initializes it (once); returns without the GIL.</summary>
     public static void Start(PythonInstallation python)
     {
@@ -25,7 +32,8 @@ internal static unsafe class EmbeddedPython
         // 0: Python must not install signal handlers; the server owns signals.
         Native.Py_InitializeEx(0);
         Installation = python;
-        LineBufferedStdio.ApplyIfWanted();
+        Started?.Invoke();
+        Started = null;
         Gil.LeaveMainThread();
     }
 

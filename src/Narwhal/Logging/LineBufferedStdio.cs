@@ -1,4 +1,6 @@
-namespace Narwhal.Python;
+using Narwhal.Python;
+
+namespace Narwhal.Logging;
 
 /// <summary>
 /// --capture-output puts stdout and stderr on the error log, which the master and every worker
@@ -17,15 +19,13 @@ internal static class LineBufferedStdio
     {
         if (_wanted) return;
         _wanted = true;
-        if (!EmbeddedPython.IsStarted) return;
+        if (!EmbeddedPython.IsStarted)
+        {
+            EmbeddedPython.Started += Apply; // called with the GIL held
+            return;
+        }
         using var gil = Gil.Take();
         Apply();
-    }
-
-    /// <summary>Called by <see cref="EmbeddedPython.Start"/> with the GIL held.</summary>
-    internal static void ApplyIfWanted()
-    {
-        if (_wanted) Apply();
     }
 
     private static void Apply()
@@ -53,7 +53,7 @@ internal static class LineBufferedStdio
             }
             catch (PythonException e)
             {
-                Logging.ErrorLog.Warning($"capture_output: could not line-buffer sys.{name}: {e.TypeName}: {e.PythonMessage}");
+                ErrorLog.Warning($"capture_output: could not line-buffer sys.{name}: {e.TypeName}: {e.PythonMessage}");
             }
         }
     }
