@@ -82,12 +82,17 @@ def check_reached_app(sent, doc):
 
 END = b"GET /end HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
+# The fuzzed worker's --body-min-rate, bytes per second.
+MIN_RATE = 1000
+
 
 def throw(server, data):
     """Sends one hostile input, then a closing request, and reads until the server closes;
     returns the echo documents. A server still waiting for bytes the input promised (a body
     cut short) must give up by itself: header_timeout, keep-alive or the body's minimum rate."""
-    s = socket.create_connection(("127.0.0.1", server.port), timeout=12)
+    # A body cut short is cut off by --body-min-rate (1000 B/s on average after a 5 s grace):
+    # up to len(data) / 1000 s after the bytes arrived, on top of the other timeouts.
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=12 + len(data) / MIN_RATE)
     docs = []
     try:
         s.sendall(data + END)
@@ -116,7 +121,7 @@ def test_mutated_requests_never_crash_hang_or_reach_the_app_malformed(tmp_path):
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)
     server = Server(["-b", "127.0.0.1:%d" % port, "--threads", "4", "--header-timeout", "2", "--keep-alive", "1",
-                     "--body-min-rate", "1000", "echo_app:app"], ECHO_DIR, env, port, tmp_path / "server.log")
+                     "--body-min-rate", str(MIN_RATE), "echo_app:app"], ECHO_DIR, env, port, tmp_path / "server.log")
     stop = threading.Event()
     valid = {"ok": 0, "failed": []}
 
