@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from conftest import APPS, ROOT, free_port, run_narwhal
+from procs import wait_for, workers
 
 
 @pytest.mark.parametrize("spec, body", [
@@ -163,6 +164,25 @@ def test_env_chdir_and_pythonpath(serve, tmp_path):
     server = serve("envapp:app", "-e", "GREETING=hi there", "--chdir", str(appdir),
                    "--pythonpath", str(libdir), cwd="/")
     assert requests.get(server.url("/")).text == "hi there|%s" % appdir
+
+
+def test_relative_chdir_and_config_file_mean_the_same_to_every_worker(serve, tmp_path):
+    # The workers parse the master's argv again: they start where the master was launched, so a
+    # relative --chdir and -c name what they named to the master (they failed with exit 2 once
+    # the master had changed directory first).
+    appdir = tmp_path / "proj"
+    appdir.mkdir()
+    (appdir / "here.py").write_text(
+        "import os\n"
+        "def app(e, sr):\n    sr('200 OK', [])\n    return [os.getcwd().encode()]\n")
+    (tmp_path / "conf.py").write_text("workers = 2\nthreads = 2\n")
+    server = serve("here:app", "--chdir", "proj", "-c", "conf.py", "--access-logfile", "access.log", cwd=tmp_path)
+    wait_for(lambda: len(workers(server.pid)) == 2, 30, "2 workers")
+    answers = {requests.get(server.url("/"), headers={"Connection": "close"}).text for _ in range(20)}
+    assert answers == {str(appdir)}
+    assert "Worker (pid" not in server.log
+    wait_for(lambda: (appdir / "access.log").exists() and len((appdir / "access.log").read_text().splitlines()) >= 20,
+             10, "the access lines under --chdir")
 
 
 def test_launcher_works_from_another_directory(tmp_path):

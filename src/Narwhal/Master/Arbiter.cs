@@ -50,10 +50,11 @@ internal sealed partial class Arbiter
         _args = args;
         _daemonized = daemonized;
         _procName = ProcName.Of(_config);
-        _spawner = new WorkerSpawner(_executable, args, _time, _signals.Wake, age => Hook(HookSettings.PreFork.Name, age));
+        // Workers and a USR2 master start in this directory, before --chdir, as Gunicorn's START_CTX.
+        var startDirectory = Directory.GetCurrentDirectory();
+        _spawner = new WorkerSpawner(_executable, startDirectory, args, _time, _signals.Wake, age => Hook(HookSettings.PreFork.Name, age));
         _metrics = new WorkerMetrics(_time);
-        // The directory the new master starts in is this one's before --chdir, as Gunicorn's START_CTX.
-        _reexec = new Reexec(_executable, Directory.GetCurrentDirectory(), args, _signals.Wake);
+        _reexec = new Reexec(_executable, startDirectory, args, _signals.Wake);
     }
 
     private TimeSpan Timeout => TimeSpan.FromSeconds(_config.Get(ProcessSettings.Timeout));

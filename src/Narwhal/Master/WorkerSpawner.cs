@@ -9,9 +9,11 @@ namespace Narwhal.Master;
 /// Starts worker processes: new processes of this binary (.NET cannot fork) with the same
 /// argv, handed their listening sockets and a fresh heartbeat file by descriptor
 /// (<see cref="WorkerHandoff"/>); and the throwaway process that --preload loads the app in.
-/// Runs on the arbiter's loop thread.
+/// Each starts in the directory the master was started in, before --chdir, so that its argv
+/// (a relative --chdir or -c) means what it meant to the master. Runs on the arbiter's loop thread.
 /// </summary>
-internal sealed class WorkerSpawner(string executable, string[] args, TimeProvider time, Action exited, Action<int> preFork)
+internal sealed class WorkerSpawner(string executable, string startDirectory, string[] args, TimeProvider time,
+    Action exited, Action<int> preFork)
 {
     private int _nextAge;
 
@@ -57,7 +59,7 @@ internal sealed class WorkerSpawner(string executable, string[] args, TimeProvid
     /// <summary>This binary with the master's argv, and the config file as the master evaluated it.</summary>
     private ProcessStartInfo Start(Config config)
     {
-        var start = new ProcessStartInfo(executable) { UseShellExecute = false };
+        var start = new ProcessStartInfo(executable) { UseShellExecute = false, WorkingDirectory = startDirectory };
         foreach (var a in args) start.ArgumentList.Add(a);
         if (ConfigLoader.Snapshot(config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
         return start;

@@ -25,6 +25,8 @@ internal static partial class WorkerProcess
         ProcessTitle.Set($"worker [{ProcName.Of(config)}]");
         try
         {
+            // As the master: --chdir first, so a relative log path names the master's file.
+            Directory.SetCurrentDirectory(config.Get(ServerSettings.Chdir));
             LogSetup.Apply(config);
         }
         catch (ConfigException e)
