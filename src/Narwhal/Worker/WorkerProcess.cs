@@ -54,11 +54,12 @@ internal static partial class WorkerProcess
         var threads = config.Get(ServerSettings.Threads);
         // Read once here, then handed to the edge, Kestrel, the exchanges and the environ.
         var rules = RequestRules.From(config);
-        if (TryLoadApp(config, rules, out var runtime) is var failed and not Program.ExitOk) return failed;
+        Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
+        var recorder = RequestRecorder.FromLogging();
+        if (TryLoadApp(config, rules, recorder.EnvironKeys, out var runtime) is var failed and not Program.ExitOk) return failed;
         WorkerHooks.Call("post_worker_init");
 
         var python = new PythonThreads(runtime, threads);
-        Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
         var state = new WorkerStatus(heartbeat, TimeProvider.System, () => python.InFlight);
         var maxRequests = config.Get(ProcessSettings.MaxRequests);
         if (maxRequests > 0)
@@ -87,7 +88,7 @@ internal static partial class WorkerProcess
             ErrorLog.Parse(config.Get(LoggingSettings.KestrelLogLevel)));
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(config, state.RequestReplacement) : null;
         python.Start();
-        host.StartAsync(new WsgiHttpApplication(python, drain, config.Get(SecuritySettings.BodyBufferSize), rules), CancellationToken.None).GetAwaiter().GetResult();
+        host.StartAsync(new WsgiHttpApplication(python, drain, config.Get(SecuritySettings.BodyBufferSize), rules, recorder), CancellationToken.None).GetAwaiter().GetResult();
         state.Set(WorkerState.Serving, python.Handled);
 
         var timeout = TimeSpan.FromSeconds(config.Get(ProcessSettings.Timeout));
@@ -166,7 +167,7 @@ internal static partial class WorkerProcess
     private static Deadline GraceDeadline(Config config) =>
         Deadline.After(TimeSpan.FromSeconds(config.Get(ProcessSettings.GracefulTimeout)), TimeProvider.System);
 
-    private static WsgiRuntime LoadApp(Config config, RequestRules rules)
+    private static WsgiRuntime LoadApp(Config config, RequestRules rules, IReadOnlyList<string> loggedKeys)
     {
         Environ.Apply(config.Get(ServerSettings.RawEnv));
         var chdir = config.Get(ServerSettings.Chdir);
@@ -179,7 +180,7 @@ internal static partial class WorkerProcess
         return WsgiRuntime.Start(python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
             config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), multithread: threads > 1,
             multiprocess: config.Get(ProcessSettings.Workers) > 1, sendfile: config.Get(CompatSettings.Sendfile), spew: config.Get(ConfigFileSettings.Spew),
-            headerMap: rules.HeaderMap);
+            headerMap: rules.HeaderMap, loggedKeys: loggedKeys);
     }
 
     /// <summary>--check-config and --print-config: the app must load; exit 0, or 1 with the reason.</summary>
@@ -190,7 +191,7 @@ internal static partial class WorkerProcess
             Console.Error.WriteLine("\nError: No application module specified.");
             return Program.ExitError;
         }
-        var code = TryLoadApp(config, RequestRules.From(config), out var runtime);
+        var code = TryLoadApp(config, RequestRules.From(config), [], out var runtime);
         if (code != Program.ExitOk)
         {
             Console.Error.WriteLine("\nError while loading the application (see above).");
@@ -203,18 +204,18 @@ internal static partial class WorkerProcess
     /// <summary>--preload: loads the app once in a throwaway process; the exit code says whether it loads.</summary>
     public static int CheckApp(Config config)
     {
-        var code = TryLoadApp(config, RequestRules.From(config), out var runtime);
+        var code = TryLoadApp(config, RequestRules.From(config), [], out var runtime);
         runtime?.Shutdown();
         return code;
     }
 
     /// <summary>Loads the app; on failure logs why and gives Gunicorn's exit code (3 no usable Python, 4 app load).</summary>
-    private static int TryLoadApp(Config config, RequestRules rules, out WsgiRuntime runtime)
+    private static int TryLoadApp(Config config, RequestRules rules, IReadOnlyList<string> loggedKeys, out WsgiRuntime runtime)
     {
         runtime = null!;
         try
         {
-            runtime = LoadApp(config, rules);
+            runtime = LoadApp(config, rules, loggedKeys);
             return Program.ExitOk;
         }
         catch (PythonNotUsableException e)

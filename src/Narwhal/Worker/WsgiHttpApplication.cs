@@ -7,7 +7,8 @@ using Narwhal.Logging;
 namespace Narwhal.Worker;
 
 /// <summary>Kestrel's entry point: hands each request to a Python thread and waits, without blocking a Kestrel thread.</summary>
-internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drain, int bodyBufferSize, RequestRules rules) : IHttpApplication<KestrelExchange>
+internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drain, int bodyBufferSize, RequestRules rules,
+    RequestRecorder recorder) : IHttpApplication<KestrelExchange>
 {
     public KestrelExchange CreateContext(IFeatureCollection contextFeatures)
     {
@@ -24,7 +25,7 @@ internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drai
         if (reject != 0)
         {
             context.Reject(reject);
-            if (LogsAccess) context.LogAccess();
+            if (recorder.On) recorder.Record(context.Record());
             return;
         }
         if (ErrorLog.Threshold == LogLevel.Debug)
@@ -37,10 +38,8 @@ internal sealed class WsgiHttpApplication(PythonThreads python, DrainSignal drai
         python.Enqueue(context);
         await context.Completion;
         await context.FinishAsync();
-        if (LogsAccess) context.LogAccess();
+        if (recorder.On) recorder.Record(context.Record());
     }
-
-    private static bool LogsAccess => AccessLog.Current != null || Statsd.Current != null || Metrics.RequestMetrics.Enabled;
 
     public void DisposeContext(KestrelExchange context, Exception? exception) { }
 }

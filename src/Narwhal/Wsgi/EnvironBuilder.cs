@@ -75,7 +75,7 @@ internal sealed class EnvironBuilder
     private static PyStored Key(string name) => Interop.Interned(name).Store();
 
     /// <summary>The environ for one request (new reference). Must hold the GIL.</summary>
-    public PyOwned Build(WsgiExchange x)
+    public PyOwned Build(Exchange x)
     {
         var env = Containers.Copy(_base);
         try

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Narwhal.Http;
 using Narwhal.Logging;
 using Narwhal.Python;
 
@@ -38,7 +39,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 2);
+            var exchange = FindExchange(args, nargs, 2);
             if (exchange == null) return 0;
             var size = Interop.AsLong(args[1]);
             var buffer = _readBuffer ??= new byte[65536];
@@ -56,7 +57,7 @@ internal static unsafe class WsgiBridge
         }
     }
 
-    private static int ReadBlocking(WsgiExchange exchange, Memory<byte> buffer, out Exception? error)
+    private static int ReadBlocking(Exchange exchange, Memory<byte> buffer, out Exception? error)
     {
         error = null;
         try
@@ -76,7 +77,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 4);
+            var exchange = FindExchange(args, nargs, 4);
             if (exchange == null) return 0;
             StartResponse(exchange, args[1], args[2], args[3]);
             return Interop.NewNone().Steal();
@@ -93,7 +94,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 3);
+            var exchange = FindExchange(args, nargs, 3);
             if (exchange == null) return 0;
             if (!WriteBytes(exchange, args[1])) return 0;
             if (Interop.IsTrue(args[2]) == 1 && !FlushReleasingGil(exchange)) return 0;
@@ -111,7 +112,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 5);
+            var exchange = FindExchange(args, nargs, 5);
             if (exchange == null) return 0;
             if (!Interop.TryGetBytes(args[4], out var data)) return 0;
             StartResponse(exchange, args[1], args[2], args[3], data.Length);
@@ -130,7 +131,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 4);
+            var exchange = FindExchange(args, nargs, 4);
             if (exchange == null) return 0;
             var fd = Interop.AsLong(args[1]);
             var offset = Interop.AsLong(args[2]);
@@ -180,7 +181,7 @@ internal static unsafe class WsgiBridge
 
     // ---- helpers (GIL held) ----
 
-    private static WsgiExchange? Exchange(PyBorrowed* args, nint nargs, int expected)
+    private static Exchange? FindExchange(PyBorrowed* args, nint nargs, int expected)
     {
         if (nargs != expected)
         {
@@ -193,7 +194,7 @@ internal static unsafe class WsgiBridge
         return exchange;
     }
 
-    private static void StartResponse(WsgiExchange exchange, PyBorrowed code, PyBorrowed reason, PyBorrowed headers, long? oneChunkLength = null)
+    private static void StartResponse(Exchange exchange, PyBorrowed code, PyBorrowed reason, PyBorrowed headers, long? oneChunkLength = null)
     {
         var status = (int)Interop.AsLong(code);
         var reasonText = Interop.AsString(reason) ?? "";
@@ -215,14 +216,14 @@ internal static unsafe class WsgiBridge
         exchange.Start(status, reasonText, list);
     }
 
-    private static bool WriteBytes(WsgiExchange exchange, PyBorrowed bytes)
+    private static bool WriteBytes(Exchange exchange, PyBorrowed bytes)
     {
         if (!Interop.TryGetBytes(bytes, out var data)) return false;
         exchange.Write(data);
         return true;
     }
 
-    private static bool FlushReleasingGil(WsgiExchange exchange)
+    private static bool FlushReleasingGil(Exchange exchange)
     {
         Exception? error = null;
         using (Gil.Release())

@@ -1,16 +1,30 @@
 using Microsoft.Extensions.Primitives;
 using Microsoft.Win32.SafeHandles;
 
-namespace Narwhal.Wsgi;
+namespace Narwhal.Http;
+
+/// <summary>How the protocol adapter (WSGI, ASGI) ended an exchange.</summary>
+internal enum ExchangeOutcome
+{
+    /// <summary>The response is complete as the app gave it.</summary>
+    Done = 0,
+    /// <summary>The response had started when it failed: close without more bytes.</summary>
+    Abort = 1,
+    /// <summary>The app failed before starting a response: the server answers 500.</summary>
+    Fail = 2,
+}
 
 /// <summary>
-/// One request/response as the WSGI layer sees it. The HTTP front implements it; the WSGI
-/// layer never sees Kestrel. Blocking members are called by a Python thread that has
-/// released the GIL.
+/// One request/response as a protocol adapter (Wsgi/, Asgi/) sees it: the request's view
+/// (head, peer, trusted scheme), a body reader, a response writer that owns framing,
+/// flushing and sendfile, and the completion that hands the exchange back to the HTTP edge.
+/// The edge implements it over Kestrel (<see cref="KestrelExchange"/>); no adapter sees
+/// Kestrel. Blocking members are for a Python thread that has released the GIL; the
+/// *Async ones for an event loop's thread.
 /// </summary>
-internal abstract class WsgiExchange
+internal abstract class Exchange
 {
-    /// <summary>Id handed to Python (wsgi.input, start_response); 0 once the request is over.</summary>
+    /// <summary>Id handed to Python (wsgi.input, start_response, an ASGI cycle); 0 once the request is over.</summary>
     public long Id { get; set; }
 
     public abstract string Method { get; }
@@ -43,6 +57,9 @@ internal abstract class WsgiExchange
 
     /// <summary>True once status and headers are committed.</summary>
     public abstract bool Started { get; }
+
+    /// <summary>Ends the adapter's side of the exchange: the edge finishes the response (GIL held: must not block).</summary>
+    public abstract void Complete(ExchangeOutcome outcome);
 }
 
 /// <summary>The request body is malformed (bad chunk framing): the connection closes without an answer, as Gunicorn does.</summary>

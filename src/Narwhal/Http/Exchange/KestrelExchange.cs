@@ -4,17 +4,14 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Win32.SafeHandles;
-using Narwhal.Http;
-using Narwhal.Wsgi;
-
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
-/// A WSGI exchange over Kestrel's request features. Kestrel's async APIs are waited on
-/// synchronously here: the caller is a dedicated Python thread (not the thread pool)
+/// An exchange over Kestrel's request features. The blocking members wait on Kestrel's
+/// async APIs synchronously: their caller is a dedicated Python thread (not the thread pool)
 /// that has released the GIL.
 /// </summary>
-internal sealed class KestrelExchange : WsgiExchange
+internal sealed class KestrelExchange : Exchange
 {
     private readonly IHttpRequestFeature _request;
     private readonly IHttpResponseFeature _response;
@@ -321,10 +318,9 @@ internal sealed class KestrelExchange : WsgiExchange
         return sent;
     }
 
-    private WsgiOutcome _outcome;
+    private ExchangeOutcome _outcome;
 
-    /// <summary>Ends the Python side of the exchange (GIL held: nothing here may block).</summary>
-    public void Complete(WsgiOutcome outcome)
+    public override void Complete(ExchangeOutcome outcome)
     {
         _outcome = outcome;
         _done.TrySetResult();
@@ -347,16 +343,16 @@ internal sealed class KestrelExchange : WsgiExchange
     {
         // A client waiting for a 100 the app never asked for sends no body: reading it would
         // send that 100 now, before the final response. Kestrel ends the stream without it.
-        if (!_bodyFailed && _outcome != WsgiOutcome.Abort && HttpProtocol.IsHttp2(_request.Protocol)
+        if (!_bodyFailed && _outcome != ExchangeOutcome.Abort && HttpProtocol.IsHttp2(_request.Protocol)
             && !(_awaitsContinue && !_bodyRequested))
             await DrainUnreadBodyAsync();
-        if (_bodyFailed || _outcome == WsgiOutcome.Abort)
+        if (_bodyFailed || _outcome == ExchangeOutcome.Abort)
         {
             // Bad body framing or a failure after the headers went out: close without more
             // bytes, so the client cannot mistake a partial response for a whole one.
             Abort();
         }
-        else if (_outcome == WsgiOutcome.Fail && !_started)
+        else if (_outcome == ExchangeOutcome.Fail && !_started)
         {
             WriteInternalServerError();
         }
@@ -401,30 +397,22 @@ internal sealed class KestrelExchange : WsgiExchange
         }
     }
 
-    /// <summary>The access log line, statsd and Prometheus metrics of the answered request, whichever are on.</summary>
-    public void LogAccess()
+    /// <summary>What the access log, statsd and Prometheus know of the answered request.</summary>
+    public Logging.AccessRecord Record() => new()
     {
-        var duration = System.Diagnostics.Stopwatch.GetElapsedTime(_startedAt);
-        var status = _response.StatusCode;
-        if (Metrics.RequestMetrics.Enabled) Metrics.RequestMetrics.Record(status, duration);
-        Logging.Statsd.Current?.Request(status, duration);
-        if (Logging.AccessLog.Current is not { } log) return;
-        log.Write(new Logging.AccessRecord
-        {
-            RemoteAddr = Remote?.Address ?? "",
-            Method = Method,
-            RawUri = _request.RawTarget,
-            Protocol = _request.Protocol,
-            Status = status,
-            // Gunicorn counts only what the app sent: its own 500 page is logged with 0 bytes.
-            Sent = _counted,
-            Duration = duration,
-            RequestHeaders = RequestHeaders,
-            ResponseHeaders = _response.Headers,
-            Environ = EnvironAtoms,
-            ServerError = _outcome == WsgiOutcome.Fail && !_started,
-        });
-    }
+        RemoteAddr = Remote?.Address ?? "",
+        Method = Method,
+        RawUri = _request.RawTarget,
+        Protocol = _request.Protocol,
+        Status = _response.StatusCode,
+        // Gunicorn counts only what the app sent: its own 500 page is logged with 0 bytes.
+        Sent = _counted,
+        Duration = System.Diagnostics.Stopwatch.GetElapsedTime(_startedAt),
+        RequestHeaders = RequestHeaders,
+        ResponseHeaders = _response.Headers,
+        Environ = EnvironAtoms,
+        ServerError = _outcome == ExchangeOutcome.Fail && !_started,
+    };
 
     private void Abort() => _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
 
