@@ -23,6 +23,8 @@ internal static class Program
     {
         // First, before anything starts .NET's signal handling (see InheritedSignals).
         Posix.InheritedSignals.Unignore(Posix.InheritedSignals.RecordedAtStartup);
+        // The config file's glue (Settings/) writes to the error log (Logging/, above it).
+        Settings.ConfigFile.GlueLoaded = Logging.NativeLog.Install;
         CommandLineResult cli;
         Config config;
         if (SettingsDocs.Requested(args) is { } docs)

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Primitives;
-using Narwhal.Http;
+using Narwhal.Syntax;
 
 namespace Narwhal.Logging;
 

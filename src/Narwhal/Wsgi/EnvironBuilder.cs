@@ -1,5 +1,6 @@
 using System.Text;
 using Narwhal.Http;
+using Narwhal.Syntax;
 using Narwhal.Python;
 
 namespace Narwhal.Wsgi;

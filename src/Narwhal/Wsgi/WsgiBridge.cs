@@ -9,7 +9,7 @@ namespace Narwhal.Wsgi;
 
 /// <summary>
 /// The native functions the Python glue calls (<c>_read</c>, <c>_start</c>, <c>_write</c>,
-/// <c>_respond</c>, <c>_sendfile</c>, <c>_log</c>). Each is entered holding the GIL, releases it
+/// <c>_respond</c>, <c>_sendfile</c>; <c>_log</c> is <see cref="NativeLog"/>). Each is entered holding the GIL, releases it
 /// around anything that can block, and turns every .NET failure into a Python exception:
 /// nothing may unwind through Python's frames.
 /// </summary>
@@ -26,12 +26,9 @@ internal static unsafe class WsgiBridge
         NativeFunction.Define(glueModule, "_write", &Write);
         NativeFunction.Define(glueModule, "_respond", &Respond);
         NativeFunction.Define(glueModule, "_sendfile", &SendFile);
-        InstallLog(glueModule);
+        NativeLog.Install(glueModule);
         _clientDisconnected = Interop.GetAttr(glueModule, "ClientDisconnected").Store();
     }
-
-    /// <summary>Sets <c>_log(level, text)</c> on a glue module: the error log, for Python code of Narwhal's own.</summary>
-    public static void InstallLog(PyBorrowed module) => NativeFunction.Define(module, "_log", &Log);
 
     // _read(req, size) -> bytes
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
@@ -145,33 +142,6 @@ internal static unsafe class WsgiBridge
                 catch (Exception e) { error = e; }
             }
             return error != null ? RaiseOsError(error) : Interop.Long(sent).Steal();
-        }
-        catch (Exception e)
-        {
-            return RaiseOsError(e);
-        }
-    }
-
-    // The glue's level for log.exception(): ERROR, counted apart by statsd as Gunicorn does.
-    private const int ExceptionLevel = 41;
-
-    // _log(level, text) -> None
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Log(PyBorrowed self, PyBorrowed* args, nint nargs)
-    {
-        try
-        {
-            if (nargs != 2)
-            {
-                PythonException.Raise("PyExc_TypeError", "_log() takes 2 arguments");
-                return 0;
-            }
-            var level = (int)Interop.AsLong(args[0]);
-            var text = Interop.AsString(args[1]) ?? "";
-            if (level < 0) ErrorLog.WriteRaw(text);
-            else if (level == ExceptionLevel) ErrorLog.Exception(text);
-            else ErrorLog.Write((LogLevel)level, text);
-            return Interop.NewNone().Steal();
         }
         catch (Exception e)
         {
