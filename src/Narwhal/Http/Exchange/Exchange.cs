@@ -52,6 +52,34 @@ internal abstract class Exchange
     public abstract void Flush();
     /// <summary>Sends a range of a file (blocking); returns the bytes sent.</summary>
     public abstract long SendFile(SafeFileHandle file, long offset, long count);
+
+    // ---- for an event loop's thread: nothing here blocks ----
+
+    /// <summary>The request declares a body (Content-Length > 0, chunked, or an HTTP/2 stream that may carry one).</summary>
+    public abstract bool HasBody { get; }
+
+    /// <summary>The request's Content-Length, if it has one.</summary>
+    public abstract long? DeclaredBodyLength { get; }
+
+    /// <summary>Reads body bytes; 0 at the end. Faults with <see cref="BodyReadException"/> or <see cref="ClientGoneException"/>.</summary>
+    public abstract ValueTask<int> ReadBodyAsync(Memory<byte> buffer);
+
+    /// <summary>Appends body bytes to the response, never flushing (the framing rules of <see cref="Write"/> apply).</summary>
+    public abstract void Append(ReadOnlySpan<byte> data);
+
+    /// <summary>Sends what was appended. Faults with <see cref="ClientGoneException"/>.</summary>
+    public abstract ValueTask FlushAsync();
+
+    /// <summary>Fires when the client is gone.</summary>
+    public abstract CancellationToken ClientGone { get; }
+
+    /// <summary>A WebSocket handshake (RFC 6455 over HTTP/1.1) that this exchange can accept.</summary>
+    public abstract bool IsWebSocketRequest { get; }
+
+    /// <summary>Answers the handshake with 101 (and <paramref name="headers"/>) and gives the WebSocket over the connection.</summary>
+    public abstract Task<System.Net.WebSockets.WebSocket> AcceptWebSocketAsync(string? subprotocol,
+        IReadOnlyList<KeyValuePair<string, string>> headers, System.Net.WebSockets.WebSocketCreationOptions options);
+
     /// <summary>Environ values the access log format asks for ({key}e atoms), read after the app ran.</summary>
     public Dictionary<string, string>? EnvironAtoms { get; set; }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Win32.SafeHandles;
 namespace Narwhal.Http;
@@ -237,6 +238,12 @@ internal sealed class KestrelExchange : Exchange
 
     public override void Write(ReadOnlySpan<byte> data)
     {
+        Append(data);
+        if (_unflushed >= FlushThreshold) Flush();
+    }
+
+    public override void Append(ReadOnlySpan<byte> data)
+    {
         // The access log counts the body as the app gave it, HEAD included, as Gunicorn does.
         _counted += _declaredLength is { } declared ? Math.Min(data.Length, Math.Max(0, declared - _counted)) : data.Length;
         if (_bodyForbidden || _response.StatusCode is 204 or 304) return;
@@ -250,8 +257,130 @@ internal sealed class KestrelExchange : Exchange
         CopyToOutput(data);
         _written += data.Length;
         _unflushed += data.Length;
-        if (_unflushed >= FlushThreshold) Flush();
     }
+
+    public override ValueTask FlushAsync()
+    {
+        _unflushed = 0;
+        ValueTask<System.IO.Pipelines.FlushResult> flush;
+        try
+        {
+            flush = _body.Writer.FlushAsync();
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            return ValueTask.FromException(new ClientGoneException("client disconnected", e));
+        }
+        if (!flush.IsCompletedSuccessfully) return AwaitFlush(flush);
+        var result = flush.Result;
+        return result.IsCanceled || result.IsCompleted ? ValueTask.FromException(new ClientGoneException("client disconnected")) : default;
+    }
+
+    private static async ValueTask AwaitFlush(ValueTask<System.IO.Pipelines.FlushResult> flush)
+    {
+        System.IO.Pipelines.FlushResult result;
+        try
+        {
+            result = await flush;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            throw new ClientGoneException("client disconnected", e);
+        }
+        if (result.IsCanceled || result.IsCompleted) throw new ClientGoneException("client disconnected");
+    }
+
+    public override long? DeclaredBodyLength => _request.Headers.ContentLength;
+
+    public override bool HasBody =>
+        _request.Headers.ContentLength > 0 || _request.Headers.TransferEncoding.Count > 0
+        || (_request.Headers.ContentLength is null && (HttpProtocol.IsHttp2(_request.Protocol) || HttpProtocol.IsHttp3(_request.Protocol))
+            && _features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != false);
+
+    public override ValueTask<int> ReadBodyAsync(Memory<byte> buffer)
+    {
+        _bodyRequested = true;
+        ValueTask<int> read;
+        try
+        {
+            read = _request.Body.ReadAsync(buffer);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<int>(BodyFailure(e));
+        }
+        if (!read.IsCompletedSuccessfully) return AwaitRead(read);
+        var n = read.Result;
+        return n == 0 && !TrailersAllowed() ? ValueTask.FromException<int>(ForbiddenTrailers()) : new ValueTask<int>(n);
+    }
+
+    private async ValueTask<int> AwaitRead(ValueTask<int> read)
+    {
+        int n;
+        try
+        {
+            n = await read;
+        }
+        catch (Exception e)
+        {
+            throw BodyFailure(e);
+        }
+        return n == 0 && !TrailersAllowed() ? throw ForbiddenTrailers() : n;
+    }
+
+    private bool TrailersAllowed() => RequestPolicy.TrailersAllowed(_features.Get<IHttpRequestTrailersFeature>());
+
+    private BodyReadException ForbiddenTrailers()
+    {
+        _bodyFailed = true;
+        return new BodyReadException("Invalid request body: forbidden field in chunked trailers", null);
+    }
+
+    /// <summary>What a failed body read means to the app: a malformed body, or a client that left.</summary>
+    private Exception BodyFailure(Exception e)
+    {
+        _bodyFailed = true;
+        return e switch
+        {
+            BadHttpRequestException bad => new BodyReadException($"Invalid request body: {bad.Message}", bad),
+            IOException or OperationCanceledException or ObjectDisposedException or ConnectionAbortedException =>
+                new ClientGoneException("client disconnected while sending the request body", e),
+            _ => e,
+        };
+    }
+
+    public override CancellationToken ClientGone =>
+        _features.Get<IHttpRequestLifetimeFeature>()?.RequestAborted ?? CancellationToken.None;
+
+    public override bool IsWebSocketRequest =>
+        _features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
+        && HttpMethods.IsGet(_request.Method)
+        && _request.Headers.Upgrade.Any(v => v != null && v.Contains("websocket", StringComparison.OrdinalIgnoreCase))
+        && _request.Headers.SecWebSocketKey.Count == 1
+        && _request.Headers.SecWebSocketVersion == "13";
+
+    public override async Task<System.Net.WebSockets.WebSocket> AcceptWebSocketAsync(string? subprotocol,
+        IReadOnlyList<KeyValuePair<string, string>> headers, System.Net.WebSockets.WebSocketCreationOptions options)
+    {
+        var upgrade = _features.GetRequiredFeature<IHttpUpgradeFeature>();
+        var target = _response.Headers;
+        foreach (var (name, value) in headers) target.Append(name, value);
+        if (!target.ContainsKey("Server")) target.Server = "narwhal";
+        target.Upgrade = "websocket";
+        target.SecWebSocketAccept = WebSocketAccept(_request.Headers.SecWebSocketKey.ToString());
+        if (subprotocol != null) target.SecWebSocketProtocol = subprotocol;
+        _started = true;
+        // Kestrel sets 101 and Connection: Upgrade, sends the head and hands over the connection.
+        var stream = await upgrade.UpgradeAsync();
+        options.IsServer = true;
+        options.SubProtocol = subprotocol;
+        return System.Net.WebSockets.WebSocket.CreateFromStream(stream, options);
+    }
+
+    /// <summary>RFC 6455 4.2.2: base64(SHA-1(key + GUID)).</summary>
+    private static string WebSocketAccept(string key) =>
+        Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(
+            Encoding.ASCII.GetBytes(key.Trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC11B85")));
 
     /// <summary>
     /// Copies into Kestrel's output buffers. Always with a size hint: before the response
