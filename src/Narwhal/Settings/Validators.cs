@@ -26,6 +26,10 @@ internal static class Validators
     public static int NonNegativeInt(string raw) =>
         int.TryParse(raw.Trim(), out var v) && v >= 0 ? v : throw new SettingValueException($"'{raw}' is not a non-negative integer (allowed: an integer >= 0)");
 
+    public static double NonNegativeSeconds(string raw) =>
+        double.TryParse(raw.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) && v >= 0 && double.IsFinite(v)
+            ? v : throw new SettingValueException($"'{raw}' is not a number of seconds (allowed: a number >= 0)");
+
     public static string String(string raw) => raw;
 
     public static string Directory(string raw) =>
