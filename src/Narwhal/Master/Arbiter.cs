@@ -127,7 +127,9 @@ internal sealed partial class Arbiter
         ErrorLog.Debug("Arbiter booted");
         ErrorLog.Info($"Listening at: {string.Join(",", _listeners)} ({Environment.ProcessId})");
         var threads = _config.Get(ServerSettings.Threads);
-        ErrorLog.Info($"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
+        ErrorLog.Info(CompatSettings.IsAsgi(_config)
+            ? $"Using worker: asgi (narwhal, {_config.Get(AsgiSettings.Loop)} event loop)"
+            : $"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
         if (_config.Get(LoggingSettings.MetricsBind) is { Length: > 0 } metricsBind)
         {
             try

@@ -13,7 +13,7 @@ namespace Narwhal.Worker;
 /// threads the app starts keep running; under load it keeps the GIL from one request
 /// to the next instead of handing it back and forth.
 /// </summary>
-internal sealed class PythonThreads
+internal sealed class PythonThreads : IAcceptGate
 {
     private readonly WsgiRuntime _runtime;
     private readonly ConcurrentQueue<Exchange> _queue = new();
