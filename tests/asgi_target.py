@@ -114,6 +114,31 @@ def command_for(args, port, bind=True, worker_class=True):
     return [str(BINARY), "--python", DEBIAN_PYTHON, *args], {}
 
 
+class Launcher:
+    """Starts target servers whose logs go to `folder` and whose apps mark into `markers`."""
+
+    def __init__(self, folder, markers):
+        self.folder, self.markers, self.started = Path(folder), Path(markers), []
+
+    def start(self, app, *args, cwd=ASGI_APPS, env=None, ready="http", worker_class=True, bind=True):
+        port = free_port()
+        argv, extra = command_for(list(args) + ([app] if app else []), port, bind, worker_class)
+        full_env = dict(os.environ)
+        full_env.pop("VIRTUAL_ENV", None)
+        full_env.update(extra)
+        # The apps import their helpers (markers.py) from this folder whatever the cwd.
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ASGI_APPS), full_env.get("PYTHONPATH")]))
+        full_env["ASGI_MARKERS"] = str(self.markers)
+        full_env.update(env or {})
+        server = AsgiServer(argv, cwd, full_env, port, self.folder / ("server-%d.log" % len(self.started)), ready)
+        self.started.append(server)
+        return server
+
+    def stop_all(self):
+        for server in self.started:
+            server.stop()
+
+
 @pytest.fixture
 def markers(tmp_path):
     """The folder the apps write their marker files into (ASGI_MARKERS)."""
@@ -127,25 +152,23 @@ def asgi_serve(tmp_path, markers):
     """asgi_serve(app, *narwhal_args, cwd=ASGI_APPS, env=None, ready="http"|"log"|False,
     worker_class=True) -> AsgiServer, stopped at teardown. ready="http" waits for an HTTP answer
     (one GET /__ready__ reaches the app), "log" for "Booting worker" only."""
-    started = []
+    launcher = Launcher(tmp_path, markers)
+    yield launcher.start
+    launcher.stop_all()
 
-    def start(app, *args, cwd=ASGI_APPS, env=None, ready="http", worker_class=True, bind=True):
-        port = free_port()
-        argv, extra = command_for(list(args) + ([app] if app else []), port, bind, worker_class)
-        full_env = dict(os.environ)
-        full_env.pop("VIRTUAL_ENV", None)
-        full_env.update(extra)
-        # The apps import their helpers (markers.py) from this folder whatever the cwd.
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ASGI_APPS), full_env.get("PYTHONPATH")]))
-        full_env["ASGI_MARKERS"] = str(markers)
-        full_env.update(env or {})
-        server = AsgiServer(argv, cwd, full_env, port, tmp_path / ("server-%d.log" % len(started)), ready)
-        started.append(server)
-        return server
 
-    yield start
-    for server in started:
-        server.stop()
+@pytest.fixture(scope="module")
+def module_markers(tmp_path_factory):
+    return tmp_path_factory.mktemp("module-markers")
+
+
+@pytest.fixture(scope="module")
+def module_serve(tmp_path_factory, module_markers):
+    """asgi_serve for servers that a module's tests share (each starts in ~1 s); their marks go
+    to module_markers, so tests sharing one use marker names of their own."""
+    launcher = Launcher(tmp_path_factory.mktemp("module-servers"), module_markers)
+    yield launcher.start
+    launcher.stop_all()
 
 
 def run_target(*args, cwd=ASGI_APPS, env=None, timeout=60, markers_dir=None, bind=True):

@@ -14,16 +14,17 @@ import time
 import pytest
 import requests
 
-from asgi_target import (ASGI_APPS, REFERENCE, asgi_serve, get_json, markers, narwhal_only,  # noqa: F401
-                         read_marker, run_target)
+from asgi_target import (ASGI_APPS, REFERENCE, asgi_serve, get_json, markers, module_markers,  # noqa: F401
+                         module_serve, narwhal_only, read_marker, run_target)
 from conftest import read_response, run_narwhal
 from procs import wait_for
 from test_tls import pki  # noqa: F401  (the certificates fixture)
 
 
-@pytest.fixture
-def raw(asgi_serve):
-    return asgi_serve("asgi_raw:app")
+@pytest.fixture(scope="module")
+def raw(module_serve):
+    """One raw-app server for the tests that only ask it questions (-w 1)."""
+    return module_serve("asgi_raw:app")
 
 
 def raw_request(server, request, head_only=False):
@@ -124,11 +125,12 @@ def test_untrusted_proxy_headers_are_ignored(asgi_serve):
 
 
 @narwhal_only("uvicorn 0.17.6 predates the lifespan state extension (uvicorn 0.21)")
-def test_state_is_a_shallow_copy_of_the_lifespan_state(raw):
+def test_state_is_a_shallow_copy_of_the_lifespan_state(asgi_serve):
     """HTTP scope `state`: a shallow copy of what lifespan startup put in its state, per request:
     a key a request adds is gone for the next one, a mutable value is the same object."""
-    first = get_json(raw, "/scope/one")
-    second = get_json(raw, "/scope/two")
+    server = asgi_serve("asgi_raw:app")
+    first = get_json(server, "/scope/one")
+    second = get_json(server, "/scope/two")
     assert first["state"]["token"] == "from-startup"
     assert "request_only" not in first["state"] and "request_only" not in second["state"]
     # The ready probe went to /__ready__, not /scope: only our two requests appended.
@@ -187,23 +189,23 @@ def test_a_large_upload_is_never_whole_in_the_worker(asgi_serve):
 
 # --- disconnects ----------------------------------------------------------------------------
 
-def test_client_leaving_is_delivered_as_http_disconnect(raw, markers):
+def test_client_leaving_is_delivered_as_http_disconnect(raw, module_markers):
     """http.disconnect: receive() after the body returns it once the client closes."""
     s = raw.connect()
     s.sendall(b"GET /wait-disconnect HTTP/1.1\r\nHost: x\r\n\r\n")
     time.sleep(0.3)
     s.close()
-    assert read_marker(markers, "disconnect") == ["http.disconnect"]
+    assert read_marker(module_markers, "disconnect") == ["http.disconnect"]
 
 
 @narwhal_only("uvicorn 0.17.6 ignores a send() after the client left (spec 2.4 asks for an OSError)")
-def test_send_after_the_client_left_raises_oserror(raw, markers):
+def test_send_after_the_client_left_raises_oserror(raw, module_markers):
     """HTTP 2.4: send() after the client disconnected raises an OSError subclass."""
     s = raw.connect()
     s.sendall(b"GET /send-after-disconnect HTTP/1.1\r\nHost: x\r\n\r\n")
     time.sleep(0.3)
     s.close()
-    assert read_marker(markers, "late-send")[0].startswith("OSError")
+    assert read_marker(module_markers, "late-send")[0].startswith("OSError")
 
 
 @narwhal_only("--asgi-disconnect-grace-period is Gunicorn 26's setting; uvicorn has none")

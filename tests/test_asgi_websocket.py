@@ -10,14 +10,15 @@ import time
 import pytest
 import websockets
 
-from asgi_target import (REFERENCE, RawWebSocket, asgi_serve, markers, narwhal_only, read_marker,  # noqa: F401
-                         run)
+from asgi_target import (REFERENCE, RawWebSocket, asgi_serve, markers, module_markers, module_serve,  # noqa: F401
+                         narwhal_only, read_marker, run)
 from test_tls import pki  # noqa: F401  (the certificates fixture)
 
 
-@pytest.fixture
-def ws(asgi_serve):
-    return asgi_serve("asgi_ws:app")
+@pytest.fixture(scope="module")
+def ws(module_serve):
+    """One WebSocket-app server for the tests with default settings."""
+    return module_serve("asgi_ws:app")
 
 
 def test_accept_with_the_apps_subprotocol_and_extra_headers(ws):
@@ -79,18 +80,18 @@ def test_text_and_binary_echo(ws):
     assert run(go()) == ("héllo ✓", b"\x00\xff" * 1000, True)
 
 
-def test_client_close_code_reaches_the_app(ws, markers):
+def test_client_close_code_reaches_the_app(ws, module_markers):
     """websocket.disconnect carries the client's close code."""
     async def go():
-        async with websockets.connect(ws.ws_url("/echo")) as c:
+        async with websockets.connect(ws.ws_url("/echo?code")) as c:
             await c.close(code=4321, reason="bye")
     run(go())
-    assert read_marker(markers, "ws-disconnect") == ["4321"]
+    assert read_marker(module_markers, "ws-disconnect-code") == ["4321"]
 
 
-def test_close_frame_without_a_code_is_1005(ws, markers):
+def test_close_frame_without_a_code_is_1005(ws, module_markers):
     """A close frame with no status code: websocket.disconnect code 1005 (as uvicorn)."""
-    c = RawWebSocket(ws.port, "/echo")
+    c = RawWebSocket(ws.port, "/echo?empty")
     assert c.status == 101
     c.send_frame(0x8, b"")
     try:
@@ -99,15 +100,15 @@ def test_close_frame_without_a_code_is_1005(ws, markers):
     except EOFError:
         pass
     c.close()
-    assert read_marker(markers, "ws-disconnect") == ["1005"]
+    assert read_marker(module_markers, "ws-disconnect-empty") == ["1005"]
 
 
-def test_dropped_connection_is_1006(ws, markers):
+def test_dropped_connection_is_1006(ws, module_markers):
     """The TCP connection dropped without a close frame: websocket.disconnect code 1006."""
-    c = RawWebSocket(ws.port, "/echo")
+    c = RawWebSocket(ws.port, "/echo?dropped")
     assert c.status == 101
     c.close()
-    assert read_marker(markers, "ws-disconnect") == ["1006"]
+    assert read_marker(module_markers, "ws-disconnect-dropped") == ["1006"]
 
 
 def test_server_close_with_code_and_reason(ws):

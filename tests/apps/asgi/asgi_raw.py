@@ -3,7 +3,7 @@
 Routes: /scope/... (the scope as JSON), /upload (streams the body, reports its messages),
 /stream, /length, /nolength, /raise-before, /raise-after, /no-response, /sleep?s=,
 /block?s= (a blocking call on the loop), /pid, /loop, /wait-disconnect, /send-after-disconnect,
-/ignore-disconnect, /started. Lifespan: writes "startup"/"shutdown" markers and puts a
+/ignore-disconnect, /started; WebSockets go to asgi_ws's routes. Lifespan: writes "startup"/"shutdown" markers and puts a
 value and a shared list into the lifespan state.
 """
 
@@ -85,7 +85,9 @@ async def lifespan(scope, receive, send):
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan(scope, receive, send)
-    assert scope["type"] == "http", scope["type"]
+    if scope["type"] == "websocket":  # asgi_ws's routes, so one process serves both kinds
+        from asgi_ws import app as websocket_app
+        return await websocket_app(scope, receive, send)
     path = scope["path"]
     q = query(scope)
 

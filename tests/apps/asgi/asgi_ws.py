@@ -1,6 +1,6 @@
 """A raw ASGI WebSocket app. Paths: /echo (accepts, choosing "chat.v1" among the offered
 subprotocols and adding an extra header; echoes text and binary; the disconnect code goes to
-the "ws-disconnect" marker), /reject (closes before accept), /server-close (closes with
+the "ws-disconnect[-QUERY]" marker), /reject (closes before accept), /server-close (closes with
 4001 "done"), /scope (sends its scope as JSON text), /raise (raises after accept),
 /idle (accepts and waits for the client to leave)."""
 
@@ -43,7 +43,8 @@ async def app(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
-            mark("ws-disconnect", message.get("code"))
+            tag = scope["query_string"].decode()  # tests sharing a server tell their marks apart
+            mark("ws-disconnect" + ("-" + tag if tag else ""), message.get("code"))
             return
         if path == "/echo":
             if message.get("text") is not None:
