@@ -20,6 +20,7 @@ from conftest import APPS, BINARY, DEBIAN_PYTHON, Server, free_port
 from procs import children, workers
 
 ASGI_APPS = APPS / "asgi"
+GUNICORN = "/usr/bin/gunicorn"  # Debian's 20.1, on Debian's python3 (its #! line)
 REFERENCE = os.environ.get("NARWHAL_ASGI_REFERENCE", "") == "uvicorn"
 if os.environ.get("NARWHAL_ASGI_REFERENCE", "") not in ("", "uvicorn"):
     raise SystemExit("NARWHAL_ASGI_REFERENCE: allowed values are 'uvicorn' or unset")
@@ -60,7 +61,9 @@ def reference_command(args):
                 rest.pop(0)
         else:
             argv.append(flag)
-    return [DEBIAN_PYTHON, "-m", "gunicorn", *argv], settings
+    # The script, not `python3 -m gunicorn`: USR2 re-runs argv, and gunicorn/__main__.py as a
+    # script puts the gunicorn package first on sys.path, where gunicorn/http shadows http.
+    return [GUNICORN, *argv], settings
 
 
 class AsgiServer(Server):

@@ -4,6 +4,7 @@ graceful TERM (in-flight requests finish, WebSockets get 1012, then lifespan shu
 --timeout for a blocked loop, server hooks."""
 
 import asyncio
+import os
 import signal
 import textwrap
 import threading
@@ -14,9 +15,9 @@ import requests
 import websockets
 
 from asgi_target import REFERENCE, asgi_serve, markers, narwhal_only, read_marker  # noqa: F401
-from procs import Load, alive, assert_no_failures, wait_for
+from procs import Load, alive, assert_no_failures, children, wait_for
 
-LOAD_SECONDS = 5
+LOAD_SECONDS = 4
 
 
 def assert_zero_failures(result):
@@ -89,6 +90,30 @@ def test_max_requests_rotates_workers_under_load_without_a_failed_request(asgi_s
     assert_zero_failures(result)
     assert result["requests"] > 1500
     wait_for(lambda: not first & set(server.workers()), 10, "every first worker replaced")
+
+
+def test_usr2_then_term_upgrade_under_load_without_a_failed_request(asgi_serve):
+    """USR2 starts a new master (with its own ASGI workers), TERM stops the old master and its
+    workers gracefully: zero failed requests, the new master serves."""
+    server = start_workers(asgi_serve, 2)
+    old_workers = server.workers()
+    load = Load(server.url("/pid"), LOAD_SECONDS + 1)
+    time.sleep(1)
+    server.proc.send_signal(signal.SIGUSR2)
+    # The new master is the old one's child that has children of its own (its workers).
+    new_master = wait_for(lambda: [p for p in children(server.pid) if p not in old_workers and len(children(p)) == 2],
+                          20, "the new master and its workers")[0]
+    try:
+        time.sleep(1)
+        # (WINCH before this stops the old workers only when daemonized, in Gunicorn 20.1.)
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(15) == 0
+        assert not any(alive(p) for p in old_workers)
+        assert_zero_failures(load.result())
+        assert requests.get(server.url("/pid"), timeout=5).ok
+    finally:
+        os.kill(new_master, signal.SIGTERM)
+        wait_for(lambda: not alive(new_master), 15, "the new master to stop")
 
 
 def test_graceful_term_finishes_requests_closes_websockets_1012_then_runs_shutdown(asgi_serve, markers):

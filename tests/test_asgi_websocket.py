@@ -235,3 +235,22 @@ def test_wss_scheme_over_tls(asgi_serve, pki):
             except OSError:
                 await asyncio.sleep(0.2)
     assert run(go()) == "wss"
+
+
+def test_default_ws_max_size_is_16_mib(asgi_serve):
+    """--ws-max-size defaults to 16 MiB (16777216, as uvicorn): a message of exactly that size
+    is echoed, one byte more closes with 1009."""
+    server = asgi_serve("asgi_ws:app")
+    limit = 16 * 1024 * 1024
+
+    async def go():
+        async with websockets.connect(server.ws_url("/echo"), max_size=None) as c:
+            await c.send(b"m" * limit)
+            echoed = len(await c.recv())
+            await c.send(b"m" * (limit + 1))
+            try:
+                await c.recv()
+            except websockets.ConnectionClosed:
+                pass
+            return echoed, c.close_code
+    assert run(go(), timeout=60) == (limit, 1009)
