@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import json
 import re
-import signal
 import subprocess
 import time
 
@@ -337,12 +336,11 @@ def test_worker_connections_bounds_concurrent_connections(asgi_serve):
 
 # --- the event loop -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("loop, expected", [("auto", "uvloop.Loop"), ("uvloop", "uvloop.Loop"),
-                                            ("asyncio", "asyncio.unix_events._UnixSelectorEventLoop")])
+@pytest.mark.parametrize("loop, expected", [("auto", "uvloop."), ("uvloop", "uvloop."), ("asyncio", "asyncio.")])
 def test_asgi_loop_setting(asgi_serve, loop, expected):
     """--asgi-loop: auto is uvloop when importable (Debian's python3-uvloop), else asyncio."""
     server = asgi_serve("asgi_raw:app", "--asgi-loop", loop)
-    assert requests.get(server.url("/loop")).text == expected
+    assert requests.get(server.url("/loop")).text.startswith(expected)
 
 
 @narwhal_only("Narwhal's own setting validation")

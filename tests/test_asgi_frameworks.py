@@ -1,8 +1,6 @@
 """Real ASGI apps from Debian's packages under `-k asgi` (issue 14): FastAPI 0.92 with
 pydantic, Starlette 0.26, Django 3.2's get_asgi_application(), Quart 0.18."""
 
-import asyncio
-
 import pytest
 import requests
 import websockets

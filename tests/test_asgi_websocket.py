@@ -10,8 +10,8 @@ import time
 import pytest
 import websockets
 
-from asgi_target import (REFERENCE, RawWebSocket, asgi_serve, markers, module_markers, module_serve,  # noqa: F401
-                         narwhal_only, read_marker, run)
+from asgi_target import (REFERENCE, RawWebSocket, asgi_serve, module_markers, module_serve, read_marker,  # noqa: F401
+                         run)
 from test_tls import pki  # noqa: F401  (the certificates fixture)
 
 
