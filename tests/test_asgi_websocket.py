@@ -10,8 +10,9 @@ import time
 import pytest
 import websockets
 
-from asgi_target import (REFERENCE, RawWebSocket, asgi_serve, module_markers, module_serve, read_marker,  # noqa: F401
-                         run)
+# Fixtures are imported with the module's helpers (asgi_serve needs markers beside it).
+from asgi_target import (REFERENCE, RawWebSocket, asgi_serve, markers, module_markers, module_serve,  # noqa: F401
+                         read_marker, run)
 from test_tls import pki  # noqa: F401  (the certificates fixture)
 
 
