@@ -83,7 +83,7 @@ internal sealed class ScopeBuilder
             Containers.Set(scope, _headers, headers);
         if (webSocket)
             using (var list = Interop.StrList(subprotocols)) Containers.Set(scope, _subprotocols, list);
-        using (var v = Address(x.Remote)) Containers.Set(scope, _client, v);
+        using (var v = Address(Client(x))) Containers.Set(scope, _client, v);
         using (var v = Address(x.Local)) Containers.Set(scope, _server, v);
         return scope;
     }
@@ -149,6 +149,25 @@ internal sealed class ScopeBuilder
         var str = Interop.Str(s);
         if (_constants.Count < MaxCached) _constants[s] = PyOwned.IncRef(str).Store();
         return str;
+    }
+
+    /// <summary>
+    /// The peer, or for a peer in forwarded_allow_ips the last X-Forwarded-For address (port 0),
+    /// as uvicorn's proxy headers give it under Gunicorn.
+    /// </summary>
+    private static (string Address, int Port)? Client(Exchange x)
+    {
+        if (!x.FromTrustedForwarder) return x.Remote;
+        foreach (var (name, values) in x.RequestHeaders)
+        {
+            if (!name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase)) continue;
+            var last = values.Count > 0 ? values[^1] : null;
+            if (string.IsNullOrWhiteSpace(last)) break;
+            var comma = last.LastIndexOf(',');
+            var host = (comma < 0 ? last : last[(comma + 1)..]).Trim();
+            return host.Length > 0 ? (host, 0) : x.Remote;
+        }
+        return x.Remote;
     }
 
     private static PyOwned Address((string Address, int Port)? endpoint)
