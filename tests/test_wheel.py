@@ -8,7 +8,6 @@ import concurrent.futures
 import csv
 import hashlib
 import io
-import json
 import os
 import re
 import shutil
@@ -196,3 +195,16 @@ def test_virtual_env_and_python_flag_win_over_the_binarys_own_venv(venv_with_whe
             assert requests.get(server.url("/"), timeout=10).json()["prefix"] == str(other_venv), server.log
         finally:
             server.stop()
+
+
+def test_python_m_narwhal_serves_with_that_interpreter(venv_with_wheel, other_venv, app_dir):
+    venv = venv_with_wheel("debian")
+    port = free_port()
+    server = Server(["-m", "narwhal", "-b", "127.0.0.1:%d" % port, "probe:app"], app_dir, deployment_env(other_venv),
+                    port, app_dir / "server-m.log", binary=venv / "bin" / "python")
+    try:
+        assert requests.get(server.url("/"), timeout=10).json()["prefix"] == str(venv), server.log
+        # The module execs the binary: the master is narwhal itself, not a Python parent.
+        assert os.readlink("/proc/%d/exe" % server.pid) == str(venv / "bin" / "narwhal")
+    finally:
+        server.stop()
