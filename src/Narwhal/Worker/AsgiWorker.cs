@@ -55,7 +55,9 @@ internal static class AsgiWorker
             };
         }
         var drain = new DrainSignal();
-        if (WorkerProcess.CreateHost(config, handoff, rules, new OpenGate()) is not { } host) return Program.ExitWorkerBootError;
+        var gate = new ConnectionsGate(config.Get(CompatSettings.WorkerConnections));
+        if (WorkerProcess.CreateHost(config, handoff, rules, gate) is not { } host) return Program.ExitWorkerBootError;
+        gate.Open = () => host.OpenConnections;
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(config, state.RequestReplacement) : null;
         var admission = new Admission(drain, config.Get(SecuritySettings.BodyBufferSize), rules, recorder);
 

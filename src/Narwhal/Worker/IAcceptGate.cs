@@ -14,11 +14,29 @@ internal interface IAcceptGate
 }
 
 /// <summary>
-/// An event loop's gate: it has no threads to run out of; worker_connections, at the edge,
-/// bounds what it holds.
+/// An event loop's gate: it has no threads to run out of, only --worker-connections. At the
+/// limit it stops accepting, as Gunicorn's async workers do, so further connections wait in
+/// the kernel's queue (or go to another worker) instead of getting the edge's 503.
 /// </summary>
-internal sealed class OpenGate : IAcceptGate
+internal sealed class ConnectionsGate(int limit) : IAcceptGate
 {
-    public bool HasFreeThread(int unstarted) => true;
-    public bool WaitForCapacity(TimeSpan timeout) => true;
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>The worker's open connections; set once the host exists.</summary>
+    public Func<int> Open { get; set; } = () => 0;
+
+    private bool Below(int more) => limit <= 0 || Open() + more < limit;
+
+    public bool HasFreeThread(int unstarted) => Below(unstarted);
+
+    public bool WaitForCapacity(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Below(0))
+        {
+            if (DateTime.UtcNow >= deadline) return false;
+            Thread.Sleep(Poll);
+        }
+        return true;
+    }
 }
