@@ -380,7 +380,7 @@ internal sealed class KestrelExchange : Exchange
     /// <summary>RFC 6455 4.2.2: base64(SHA-1(key + GUID)).</summary>
     private static string WebSocketAccept(string key) =>
         Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(
-            Encoding.ASCII.GetBytes(key.Trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC11B85")));
+            Encoding.ASCII.GetBytes(key.Trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
 
     /// <summary>
     /// Copies into Kestrel's output buffers. Always with a size hint: before the response
