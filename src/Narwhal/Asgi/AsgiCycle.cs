@@ -238,7 +238,8 @@ internal sealed class AsgiCycle(Exchange exchange, LoopInbox inbox, bool webSock
         try
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await socket.CloseOutputAsync(code, reason, limit.Token);
+            // A close without a status (1005) is answered with one without a status, which carries no reason.
+            await socket.CloseOutputAsync(code, code == WebSocketCloseStatus.Empty ? null : reason, limit.Token);
         }
         catch (Exception)
         {
@@ -261,6 +262,8 @@ internal sealed class AsgiCycle(Exchange exchange, LoopInbox inbox, bool webSock
             await Task.Delay(20);
             waited += 20;
         }
+        // Kestrel would go on reading the upgraded connection until the client closes it.
+        Exchange.AbortConnection();
         socket.Abort();
         socket.Dispose();
     }

@@ -170,7 +170,8 @@ class HttpCycle:
             _complete(self.id, outcome)
 
 
-CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED = range(5)
+# WebSocketCycle.state
+WS_CONNECTING, WS_HANDSHAKE, WS_OPEN, WS_CLOSING, WS_CLOSED = range(5)
 
 
 class WebSocketCycle:
@@ -183,7 +184,7 @@ class WebSocketCycle:
         self.server = server
         self.id = id
         self.scope = scope
-        self.state = CONNECTING
+        self.state = WS_CONNECTING
         self.inbox = collections.deque()
         self.waiter = None
         self.flusher = None
@@ -194,8 +195,8 @@ class WebSocketCycle:
         self.complete = False
 
     async def receive(self):
-        if self.state == CONNECTING:
-            self.state = HANDSHAKE
+        if self.state == WS_CONNECTING:
+            self.state = WS_HANDSHAKE
             return {"type": "websocket.connect"}
         while not self.inbox:
             if self.close_code is not None:
@@ -226,20 +227,21 @@ class WebSocketCycle:
     async def send(self, message):
         kind = message["type"]
         if kind == "websocket.accept":
-            if self.state not in (CONNECTING, HANDSHAKE):
+            if self.state not in (WS_CONNECTING, WS_HANDSHAKE):
                 raise RuntimeError("Unexpected ASGI message 'websocket.accept' sent, after the handshake.")
             headers = message.get("headers", ())
             _ws_accept(self.id, message.get("subprotocol"), headers if type(headers) is list else list(headers))
             self.head_sent = True
             if not await self._wait_flush():
-                self.state = CLOSED
+                self.state = WS_CLOSED
                 self.close_code = 1006
                 raise ClientDisconnected("client disconnected during the WebSocket handshake")
-            self.state = OPEN
+            if self.state == WS_HANDSHAKE:  # not closed meanwhile
+                self.state = WS_OPEN
             return
         if kind == "websocket.send":
-            if self.state != OPEN:
-                if self.state in (CLOSING, CLOSED):
+            if self.state != WS_OPEN:
+                if self.state in (WS_CLOSING, WS_CLOSED):
                     raise ClientDisconnected("the WebSocket is closed")
                 raise RuntimeError("Unexpected ASGI message 'websocket.send', before 'websocket.accept'.")
             text = message.get("text")
@@ -251,20 +253,20 @@ class WebSocketCycle:
                 raise ClientDisconnected("the WebSocket is closed")
             return
         if kind == "websocket.close":
-            if self.state in (CONNECTING, HANDSHAKE):
+            if self.state in (WS_CONNECTING, WS_HANDSHAKE):
                 # Closed before accepting: the handshake gets a 403 (spec 2.4).
                 self.head_sent = True
                 self.complete = True
                 _send(self.id, 403, [(b"content-type", b"text/plain"), (b"content-length", b"0")], b"", False)
-                self.state = CLOSED
+                self.state = WS_CLOSED
                 self.close_code = message.get("code", 1000)
                 return
-            if self.state == OPEN:
-                self.state = CLOSING
+            if self.state == WS_OPEN:
+                self.state = WS_CLOSING
                 _ws_close(self.id, message.get("code", 1000), message.get("reason") or "")
             return
         if kind == "websocket.http.response.start":
-            if self.state not in (CONNECTING, HANDSHAKE) or self.rejecting is not None:
+            if self.state not in (WS_CONNECTING, WS_HANDSHAKE) or self.rejecting is not None:
                 raise RuntimeError("Unexpected ASGI message '%s' sent." % kind)
             self.rejecting = message
             return
@@ -282,7 +284,7 @@ class WebSocketCycle:
                 sent = _send(self.id, None, None, message.get("body", b""), more)
             if not more:
                 self.complete = True
-                self.state = CLOSED
+                self.state = WS_CLOSED
                 self.close_code = 1000
             if not sent and not await self._wait_flush():
                 raise ClientDisconnected("client disconnected")
@@ -297,20 +299,20 @@ class WebSocketCycle:
     def on_closed(self, code):
         if self.close_code is None:
             self.close_code = code
-        self.state = CLOSED
+        self.state = WS_CLOSED
         self.push({"type": "websocket.disconnect", "code": code})
         self.on_flushed(False)
         self.server.cancel_later(self)
 
     def on_gone(self):
-        if self.state in (CONNECTING, HANDSHAKE):
+        if self.state in (WS_CONNECTING, WS_HANDSHAKE):
             self.on_closed(1006)
 
     async def run(self, app):
         outcome = FAIL
         try:
             await app(self.scope, self.receive, self.send)
-            if self.state in (CONNECTING, HANDSHAKE) and not self.head_sent:
+            if self.state in (WS_CONNECTING, WS_HANDSHAKE) and not self.head_sent:
                 # Returned without accepting: as a close before accept.
                 _send(self.id, 403, [(b"content-type", b"text/plain"), (b"content-length", b"0")], b"", False)
                 self.head_sent = True

@@ -26,7 +26,15 @@ internal sealed class HeadInspector(ConnectionDelegate next, RequestRules rules)
         context.Transport = new DuplexPipe(rewritten.Reader, transport.Output);
         var verbatim = new VerbatimFields();
         context.Features.Set(verbatim);
-        var pump = PumpAsync(transport.Input, rewritten.Writer, new Http1Framer(rules, verbatim.Add));
+        var framer = new Http1Framer(rules, verbatim.Add);
+        var upgrade = new ProtocolSwitch(() =>
+        {
+            framer.SwitchProtocols();
+            // Bytes held back as a head not yet whole go on now: the pump reads them again.
+            transport.Input.CancelPendingRead();
+        });
+        context.Features.Set(upgrade);
+        var pump = PumpAsync(transport.Input, rewritten.Writer, framer, upgrade);
         try
         {
             await next(context);
@@ -34,20 +42,22 @@ internal sealed class HeadInspector(ConnectionDelegate next, RequestRules rules)
         finally
         {
             context.Transport = transport;
+            upgrade.Finish();
             await rewritten.Reader.CompleteAsync();
             transport.Input.CancelPendingRead();
             await pump;
         }
     }
 
-    private static async Task PumpAsync(PipeReader input, PipeWriter output, Http1Framer framer)
+    private static async Task PumpAsync(PipeReader input, PipeWriter output, Http1Framer framer, ProtocolSwitch upgrade)
     {
         try
         {
             while (true)
             {
                 var read = await input.ReadAsync();
-                if (read.IsCanceled) break;
+                // A cancelled read ends the pump, unless it only re-reads bytes after a switch.
+                if (read.IsCanceled && (!upgrade.Switched || upgrade.Finished)) break;
                 var buffer = read.Buffer;
                 var consumed = framer.Process(buffer, read.IsCompleted, output);
                 input.AdvanceTo(consumed, buffer.End);
@@ -63,5 +73,29 @@ internal sealed class HeadInspector(ConnectionDelegate next, RequestRules rules)
         {
             await output.CompleteAsync();
         }
+    }
+}
+
+/// <summary>
+/// A connection feature: the exchange calls <see cref="Switch"/> as it answers 101, so the head
+/// inspector stops framing HTTP on a connection that no longer carries it.
+/// </summary>
+internal sealed class ProtocolSwitch(Action onSwitch)
+{
+    private volatile bool _switched;
+    private volatile bool _finished;
+
+    public bool Switched => _switched;
+
+    /// <summary>The connection is over: the pump stops at its next (cancelled) read.</summary>
+    public bool Finished => _finished;
+
+    public void Finish() => _finished = true;
+
+    public void Switch()
+    {
+        if (_switched) return;
+        _switched = true;
+        onSwitch();
     }
 }

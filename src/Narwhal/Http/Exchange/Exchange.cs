@@ -73,6 +73,9 @@ internal abstract class Exchange
     /// <summary>Fires when the client is gone.</summary>
     public abstract CancellationToken ClientGone { get; }
 
+    /// <summary>Ends the connection at once (a WebSocket whose session is over: no HTTP follows on it).</summary>
+    public abstract void AbortConnection();
+
     /// <summary>A WebSocket handshake (RFC 6455 over HTTP/1.1) that this exchange can accept.</summary>
     public abstract bool IsWebSocketRequest { get; }
 

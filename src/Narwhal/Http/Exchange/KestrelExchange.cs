@@ -370,6 +370,8 @@ internal sealed class KestrelExchange : Exchange
         target.SecWebSocketAccept = WebSocketAccept(_request.Headers.SecWebSocketKey.ToString());
         if (subprotocol != null) target.SecWebSocketProtocol = subprotocol;
         _started = true;
+        // The head inspector stops framing HTTP before the client can see the 101.
+        _features.Get<ProtocolSwitch>()?.Switch();
         // Kestrel sets 101 and Connection: Upgrade, sends the head and hands over the connection.
         var stream = await upgrade.UpgradeAsync();
         options.IsServer = true;
@@ -544,6 +546,13 @@ internal sealed class KestrelExchange : Exchange
     };
 
     private void Abort() => _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
+
+    /// <summary>The connection itself: after an upgrade, Kestrel's request-level abort no longer ends it.</summary>
+    public override void AbortConnection()
+    {
+        if (_features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeFeature>() is { } connection) connection.Abort();
+        else Abort();
+    }
 
     // Matches the body Gunicorn's handle_error sends for an unhandled app error.
     private static readonly byte[] ServerErrorBody = Encoding.ASCII.GetBytes(

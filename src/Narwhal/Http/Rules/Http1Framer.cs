@@ -24,8 +24,8 @@ namespace Narwhal.Http;
 /// parsed it to (folded lines joined with one space, spaces before the colon removed).</item>
 /// </list>
 /// It follows the message framing (Content-Length, chunked) so that it only ever looks at
-/// heads. (An Upgrade header changes nothing: Narwhal never switches protocols, so Kestrel
-/// goes on reading HTTP.) Whatever it cannot frame with certainty (both or odd framing
+/// heads. (An Upgrade header changes nothing by itself: only the server's 101, through
+/// <see cref="SwitchProtocols"/>, ends the HTTP framing, as it ends Kestrel's.) Whatever it cannot frame with certainty (both or odd framing
 /// headers, CONNECT, a head past the limits, a folded field past limit_request_field_size) it passes on
 /// unchanged from there on, and Kestrel's strict parser refuses it as usual: this layer can
 /// make a request invalid, or acceptable as Gunicorn accepts it, but never changes where one
@@ -44,6 +44,12 @@ internal sealed class Http1Framer(RequestRules rules, Action<VerbatimFields.Head
     private long _remaining;
     private long _trailerBytes;
     private byte[] _requestLine = [];
+
+    /// <summary>
+    /// The server switched protocols (101, a WebSocket): the bytes from here on are not HTTP,
+    /// and go on unframed, as they do to Kestrel.
+    /// </summary>
+    public void SwitchProtocols() => _state = State.Passthrough;
 
     /// <summary>
     /// Frames what arrived: <paramref name="buffer"/> is everything not consumed so far plus the
