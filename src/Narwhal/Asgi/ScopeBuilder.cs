@@ -79,11 +79,12 @@ internal sealed class ScopeBuilder
         using (var v = Latin1Bytes(rawPath)) Containers.Set(scope, _rawPath, v);
         using (var v = Latin1Bytes(query)) Containers.Set(scope, _queryString, v);
         List<string> subprotocols;
-        using (var headers = Headers(x, webSocket, out subprotocols))
+        string? forwardedFor;
+        using (var headers = Headers(x, webSocket, out subprotocols, out forwardedFor))
             Containers.Set(scope, _headers, headers);
         if (webSocket)
             using (var list = Interop.StrList(subprotocols)) Containers.Set(scope, _subprotocols, list);
-        using (var v = Address(Client(x))) Containers.Set(scope, _client, v);
+        using (var v = Address(Client(x, forwardedFor))) Containers.Set(scope, _client, v);
         using (var v = Address(x.Local)) Containers.Set(scope, _server, v);
         return scope;
     }
@@ -114,12 +115,15 @@ internal sealed class ScopeBuilder
     }
 
     /// <summary>[(name, value)] as bytes, names lower-cased, each repeated field its own pair.</summary>
-    private PyOwned Headers(Exchange x, bool webSocket, out List<string> subprotocols)
+    private PyOwned Headers(Exchange x, bool webSocket, out List<string> subprotocols, out string? forwardedFor)
     {
         var list = Containers.List();
         subprotocols = [];
+        forwardedFor = null;
         foreach (var (name, values) in x.RequestHeaders)
         {
+            if (values.Count > 0 && name.Length == 15 && name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
+                forwardedFor = values[^1];
             using var key = Name(name);
             var isProtocols = webSocket && name.Equals("Sec-WebSocket-Protocol", StringComparison.OrdinalIgnoreCase);
             foreach (var value in values)
@@ -155,19 +159,12 @@ internal sealed class ScopeBuilder
     /// The peer, or for a peer in forwarded_allow_ips the last X-Forwarded-For address (port 0),
     /// as uvicorn's proxy headers give it under Gunicorn.
     /// </summary>
-    private static (string Address, int Port)? Client(Exchange x)
+    private static (string Address, int Port)? Client(Exchange x, string? forwardedFor)
     {
-        if (!x.FromTrustedForwarder) return x.Remote;
-        foreach (var (name, values) in x.RequestHeaders)
-        {
-            if (!name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase)) continue;
-            var last = values.Count > 0 ? values[^1] : null;
-            if (string.IsNullOrWhiteSpace(last)) break;
-            var comma = last.LastIndexOf(',');
-            var host = (comma < 0 ? last : last[(comma + 1)..]).Trim();
-            return host.Length > 0 ? (host, 0) : x.Remote;
-        }
-        return x.Remote;
+        if (string.IsNullOrWhiteSpace(forwardedFor) || !x.FromTrustedForwarder) return x.Remote;
+        var comma = forwardedFor.LastIndexOf(',');
+        var host = (comma < 0 ? forwardedFor : forwardedFor[(comma + 1)..]).Trim();
+        return host.Length > 0 ? (host, 0) : x.Remote;
     }
 
     private static PyOwned Address((string Address, int Port)? endpoint)

@@ -446,7 +446,8 @@ class Server:
             if kind == REQUEST:
                 _, id, scope, has_body, websocket = event
                 if self.lifespan.supported:
-                    scope["state"] = self.lifespan.state.copy()
+                    state = self.lifespan.state
+                    scope["state"] = state.copy() if state else {}
                 cycle = WebSocketCycle(self, id, scope) if websocket else HttpCycle(self, id, scope, has_body)
                 cycles[id] = cycle
                 cycle.task = self.loop.create_task(cycle.run(self.app))

@@ -349,8 +349,15 @@ internal sealed class KestrelExchange : Exchange
         };
     }
 
+    /// <summary>
+    /// On HTTP/1 the connection's own token, made once per connection: RequestAborted makes a
+    /// CancellationTokenSource per request. An HTTP/2 stream can end alone, so it has its own.
+    /// </summary>
     public override CancellationToken ClientGone =>
-        _features.Get<IHttpRequestLifetimeFeature>()?.RequestAborted ?? CancellationToken.None;
+        !HttpProtocol.IsHttp2(_request.Protocol) && !HttpProtocol.IsHttp3(_request.Protocol)
+            && _features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeFeature>() is { } connection
+            ? connection.ConnectionClosed
+            : _features.Get<IHttpRequestLifetimeFeature>()?.RequestAborted ?? CancellationToken.None;
 
     public override bool IsWebSocketRequest =>
         _features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
