@@ -43,7 +43,7 @@ class HttpCycle:
     the first body message, so a whole response goes to the server in one call."""
 
     __slots__ = ("server", "id", "scope", "has_body", "body_done", "start", "head_sent", "complete",
-                 "gone", "reader", "flusher", "task")
+                 "gone", "reader", "flusher", "task", "status", "sent")
 
     def __init__(self, server, id, scope, has_body):
         self.server = server
@@ -58,6 +58,8 @@ class HttpCycle:
         self.reader = None       # the future receive() waits on
         self.flusher = None      # the future send() waits on
         self.task = None
+        self.status = None       # what post_request hooks are told
+        self.sent = 0
 
     async def receive(self):
         if not self.body_done and not self.gone:
@@ -103,9 +105,11 @@ class HttpCycle:
             body = message.get("body", b"")
             more = message.get("more_body", False)
             start = self.start
+            self.sent += len(body)
             if start is not None:
                 self.start = None
                 self.head_sent = True
+                self.status = start
                 headers = start.get("headers", ())
                 sent = _send(self.id, start["status"], headers if type(headers) is list else list(headers), body, more)
             else:
@@ -139,6 +143,29 @@ class HttpCycle:
         self.server.cancel_later(self)
 
     async def run(self, app):
+        hooks = self.server.hooks
+        if hooks is not None:
+            return await self.run_hooked(app, hooks)
+        return await self.run_app(app)
+
+    async def run_hooked(self, app, hooks):
+        """pre_request before the app, post_request (and a Python access logger) after it, as Gunicorn's workers call them."""
+        pre, post, access, config = hooks
+        environ = _hook_environ(self.scope)
+        request, started = config.before_request(pre, environ)
+        try:
+            await self.run_app(app)
+        finally:
+            start = self.status
+            if start is None:
+                status, headers = "500 Internal Server Error", [("Content-Type", "text/html")]
+            else:
+                code = start["status"]
+                status = "%d %s" % (code, _REASONS.get(code, ""))
+                headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", ())]
+            config.after_request(post, access, request, environ, status, headers, self.sent, started)
+
+    async def run_app(self, app):
         outcome = FAIL
         try:
             await app(self.scope, self.receive, self.send)
@@ -148,6 +175,7 @@ class HttpCycle:
                 # A head and no body: an empty one ends the response.
                 start, self.start = self.start, None
                 self.head_sent = True
+                self.status = start
                 headers = start.get("headers", ())
                 _send(self.id, start["status"], headers if type(headers) is list else list(headers), b"", False)
                 outcome = DONE
@@ -168,6 +196,37 @@ class HttpCycle:
         finally:
             self.server.forget(self)
             _complete(self.id, outcome)
+
+
+def _hook_environ(scope):
+    """The WSGI-style environ Gunicorn's pre_request/post_request hooks read, from an HTTP scope."""
+    raw = scope["raw_path"].decode("latin-1")
+    query = scope["query_string"].decode("latin-1")
+    client = scope.get("client") or ("", 0)
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "RAW_URI": raw + ("?" + query if query else ""),
+        "PATH_INFO": scope["path"],
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/" + scope["http_version"],
+        "wsgi.url_scheme": scope["scheme"],
+        "REMOTE_ADDR": client[0],
+        "asgi.scope": scope,
+    }
+    for name, value in scope["headers"]:
+        key = name.decode("latin-1").upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        value = value.decode("latin-1")
+        environ[key] = environ[key] + "," + value if key in environ else value
+    return environ
+
+
+try:
+    from http import HTTPStatus as _Status
+    _REASONS = {s.value: s.phrase for s in _Status}
+except ImportError:  # pragma: no cover
+    _REASONS = {}
 
 
 # WebSocketCycle.state
@@ -424,6 +483,7 @@ class Server:
         self.grace = grace
         self.graceful_timeout = graceful_timeout
         self.stopping = loop.create_future()
+        self.hooks = _request_hooks()
 
     def forget(self, cycle):
         self.cycles.pop(cycle.id, None)
@@ -508,6 +568,18 @@ def loop_stack():
     """The loop thread's stack, read from another thread (the --timeout watchdog's report)."""
     frame = sys._current_frames().get(_loop_thread)
     return "".join(traceback.format_stack(frame)).rstrip("\n") if frame is not None else "(no stack)"
+
+
+def _request_hooks():
+    """(pre, post, access, config) when the config file has pre_request/post_request hooks or a
+    Python access logger; None otherwise, so requests pay for them only when they exist."""
+    config = sys.modules.get("narwhal_config")
+    if config is None:
+        return None
+    pre, post, access = config.request_hooks()
+    if pre is None and post is None and access is None:
+        return None
+    return pre, post, access, config
 
 
 def new_loop(kind):
