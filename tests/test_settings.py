@@ -18,7 +18,8 @@ from procs import workers, wait_for
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "gunicorn_settings.json").read_text())
 
 # Settings Narwhal adds to Gunicorn's.
-NARWHAL_ONLY = {"python", "metrics_bind", "header_timeout", "body_min_rate", "body_buffer_size", "kestrel_log_level"}
+NARWHAL_ONLY = {"python", "metrics_bind", "header_timeout", "body_min_rate", "body_buffer_size", "kestrel_log_level",
+                "max_worker_rss"}
 
 # Defaults that differ from Gunicorn's on purpose (or depend on the machine), with the reason.
 DELIBERATE_DEFAULTS = {
