@@ -29,12 +29,13 @@ def free_port():
 class Server:
     """A running narwhal process. `log` is what it wrote to stderr so far."""
 
-    def __init__(self, args, cwd, env, port, log_path, ready=True, pass_fds=(), new_session=False):
+    def __init__(self, args, cwd, env, port, log_path, ready=True, pass_fds=(), new_session=False, binary=BINARY):
         self.port = port
         self.log_path = log_path
         self._log = open(log_path, "wb")
         # new_session: no controlling terminal, as under systemd or Docker.
-        self.proc = subprocess.Popen([str(BINARY), *args], cwd=cwd, env=env, stdout=self._log,
+        # binary: another build of narwhal (test_wheel.py runs the one pip installed).
+        self.proc = subprocess.Popen([str(binary), *args], cwd=cwd, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT, pass_fds=pass_fds,
                                      start_new_session=new_session)
         if ready:

@@ -1,4 +1,5 @@
-"""Which Python Narwhal embeds: --python, else $VIRTUAL_ENV, else python3 on PATH."""
+"""Which Python Narwhal embeds: --python, else $VIRTUAL_ENV, else the python3 beside the binary
+(test_wheel.py: the venv pip installed it into), else python3 on PATH; and which it refuses."""
 
 import os
 import shutil
@@ -57,4 +58,21 @@ def test_python_without_shared_libpython_is_a_clear_error(tmp_path):
     r = run_narwhal("--python", str(fake), "hello:app")
     assert r.returncode == 3
     assert "has no shared libpython" in r.stderr
+    # The line names the fix for this very version.
+    assert "apt install libpython3.11" in r.stderr and "--enable-shared" in r.stderr
+    assert "pyenv install 3.11.0" in r.stderr
+    assert "Traceback" not in r.stderr and "   at " not in r.stderr
+
+
+def test_free_threaded_python_is_refused_with_the_fix(tmp_path):
+    # What a 3.13t build reports: Py_GIL_DISABLED set, a shared libpython3.13t present.
+    fake = tmp_path / "python3.13t"
+    fake.write_text("#!/bin/sh\necho /opt/py/bin/python3.13t\necho 3.13.0\n"
+                    "echo /opt/py/lib/libpython3.13t.so.1.0\necho free-threaded\n")
+    fake.chmod(0o755)
+    r = run_narwhal("--python", str(fake), "hello:app")
+    assert r.returncode == 3
+    line = [l for l in r.stderr.splitlines() if "free-threaded" in l]
+    assert line, r.stderr
+    assert "Py_GIL_DISABLED" in line[0] and "python3.13, not python3.13t" in line[0]
     assert "Traceback" not in r.stderr and "   at " not in r.stderr

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Narwhal.Cli;
 using Narwhal.Logging;
 using Narwhal.Master;
@@ -10,7 +11,9 @@ namespace Narwhal;
 /// <summary>Entry point: read the configuration, then run as the master, a worker, or one of the checks.</summary>
 internal static class Program
 {
-    public const string Version = "0.1.0";
+    /// <summary>The release version: the csproj's &lt;Version&gt;, its one home (packaging/build-wheel reads it there too).</summary>
+    public static readonly string Version =
+        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
     // Gunicorn's exit codes, kept so process supervisors and scripts read them the same.
     public const int ExitOk = 0;
@@ -23,6 +26,8 @@ internal static class Program
     {
         // First, before anything starts .NET's signal handling (see InheritedSignals).
         Posix.InheritedSignals.Unignore(Posix.InheritedSignals.RecordedAtStartup);
+        // The config file's glue (Settings/) writes to the error log (Logging/, above it).
+        Settings.ConfigFile.GlueLoaded = Logging.NativeLog.Install;
         CommandLineResult cli;
         Config config;
         if (SettingsDocs.Requested(args) is { } docs)

@@ -1,6 +1,7 @@
 using System.Net.Security;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Narwhal.Settings;
+using Narwhal.Syntax;
 
 namespace Narwhal.Http;
 
@@ -15,10 +16,7 @@ internal sealed record Http2Tuning(int MaxStreams, int InitialWindowSize, int Ma
 /// </summary>
 internal static class HttpVersions
 {
-    public static readonly string[] Known = ["h1", "h2"];
-
-    public static List<string> Parse(string value) =>
-        value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v.ToLowerInvariant()).ToList();
+    private static List<string> Parse(string value) => HttpVersionList.Parse(value);
 
     public static HttpProtocols Kestrel(Config config)
     {

@@ -8,7 +8,7 @@ namespace Narwhal.Logging;
 /// atoms (<c>%(h)s</c>, <c>%({user-agent}i)s</c>, <c>%(D)d</c>, <c>%%</c>). Only the atoms the
 /// format names are ever computed.
 /// </summary>
-internal sealed class AccessFormat
+internal sealed class AccessFormat : IAccessLineFormat
 {
     private readonly Segment[] _segments;
 

@@ -3,15 +3,15 @@ using System.Globalization;
 namespace Narwhal.Logging;
 
 /// <summary>
-/// The access log: one line per answered request in --access-logformat, to --access-logfile
+/// The access log: one line per answered request in --access-logformat (or JSON, --access-log-json), to --access-logfile
 /// and/or syslog. Disabled (null <see cref="Current"/>) unless one of them is asked for, so a
 /// server without an access log pays nothing per request.
 /// </summary>
-internal sealed class AccessLog(AccessFormat format, LogFile? file, SyslogSink? syslog, string syslogTag)
+internal sealed class AccessLog(IAccessLineFormat format, LogFile? file, SyslogSink? syslog, string syslogTag)
 {
     public static AccessLog? Current { get; set; }
 
-    public AccessFormat Format => format;
+    public IAccessLineFormat Format => format;
 
     public LogFile? File => file;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Primitives;
-using Narwhal.Http;
+using Narwhal.Syntax;
 
 namespace Narwhal.Logging;
 
@@ -83,7 +83,7 @@ internal sealed class AccessRecord
 
     private static string Safe(string s) => s.Contains('"') ? s.Replace("\"", "\\\"") : s;
 
-    private static string? Header(IEnumerable<KeyValuePair<string, StringValues>> headers, string name)
+    internal static string? Header(IEnumerable<KeyValuePair<string, StringValues>> headers, string name)
     {
         // Gunicorn keeps the last of repeated headers in the atoms dict.
         string? found = null;
@@ -93,17 +93,17 @@ internal sealed class AccessRecord
     }
 
     /// <summary>PATH_INFO as the environ has it: the target's path, percent-decoded to latin-1 (PEP 3333).</summary>
-    private string PathInfo()
+    internal string PathInfo()
     {
         var path = RequestTarget.Split(RawUri).Path;
         var bytes = new byte[path.Length];
         return Encoding.Latin1.GetString(bytes, 0, RequestTarget.PercentDecode(path, bytes));
     }
 
-    private string Query() => RequestTarget.Split(RawUri).Query;
+    internal string Query() => RequestTarget.Split(RawUri).Query;
 
     /// <summary>The user of HTTP basic authentication, as Gunicorn's atom 'u' reads it.</summary>
-    private string? User()
+    internal string? User()
     {
         var auth = Header(RequestHeaders, "authorization");
         if (auth is null || !auth.StartsWith("basic", StringComparison.OrdinalIgnoreCase)) return null;

@@ -66,7 +66,10 @@ internal static class LogSetup
                 }
                 if (ownerUid >= 0) accessFile.Chown(ownerUid, ownerGid);
             }
-            AccessLog.Current = new AccessLog(new AccessFormat(config.Get(LoggingSettings.AccessLogFormat)),
+            IAccessLineFormat format = config.Get(LoggingSettings.AccessLogJson)
+                ? new AccessJsonFormat(config.Get(LoggingSettings.AccessLogJsonFields))
+                : new AccessFormat(config.Get(LoggingSettings.AccessLogFormat));
+            AccessLog.Current = new AccessLog(format,
                 accessFile, accessToSyslog ? sink : null, $"gunicorn.{prefix}.access");
         }
         else

@@ -17,10 +17,12 @@ internal sealed partial class Arbiter
                 throw new HaltException("", Program.ExitOk);
             case Unix.SIGINT:
             case Unix.SIGQUIT:
+                Notify(n => n.Stopping(heir: _reexec.Partner));
                 Stop(graceful: false);
                 throw new HaltException("", Program.ExitOk);
             case Unix.SIGHUP:
                 ErrorLog.Info($"Hang up: {MasterName}");
+                Notify(n => n.Reloading(NotifySocket.MonotonicMicroseconds()));
                 Reload();
                 break;
             case Unix.SIGTTIN:
@@ -36,7 +38,8 @@ internal sealed partial class Arbiter
                 foreach (var w in _workers) Unix.Kill(w.Pid, Unix.SIGUSR1);
                 break;
             case Unix.SIGUSR2:
-                _reexec.Start(_listeners.Select(l => l.Fd), () => Hook(HookSettings.PreExec.Name));
+                _reexec.Start(_listeners.Select(l => l.Fd), () => Hook(HookSettings.PreExec.Name), _notifySocket?.Address);
+                if (_reexec.HasChild) Notify(n => n.HandOver());
                 break;
             case Unix.SIGWINCH:
                 // Gunicorn honours WINCH only when daemonized, because a terminal sends it on

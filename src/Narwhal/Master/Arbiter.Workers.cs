@@ -91,7 +91,7 @@ internal sealed partial class Arbiter
     /// <summary>Forgets exited workers, logs how they ended, and stops on a worker that cannot boot.</summary>
     private void ReapWorkers()
     {
-        _reexec.ReapChild();
+        if (_reexec.ReapChild()) Notify(n => n.TakeBack());
         foreach (var w in _workers.Where(w => w.Process.HasExited).ToList())
         {
             Check(w, exited: true); // what it said last, e.g. a timeout just before it exited

@@ -101,6 +101,7 @@ internal sealed partial class Arbiter
         Settings.ConfigFile.Publish(_config, Environment.ProcessId);
         Environ.Apply(_config.Get(ServerSettings.RawEnv));
         if (_reexec.TakeParentFromEnvironment()) _procName += ".2";
+        OpenNotifySocket();
         SetDesired(_config.Get(ProcessSettings.Workers), first: true);
         ErrorLog.Info($"Starting narwhal {Program.Version}");
         Hook(HookSettings.OnStarting.Name);
@@ -129,7 +130,9 @@ internal sealed partial class Arbiter
         ErrorLog.Debug("Arbiter booted");
         ErrorLog.Info($"Listening at: {string.Join(",", _listeners)} ({Environment.ProcessId})");
         var threads = _config.Get(ServerSettings.Threads);
-        ErrorLog.Info($"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
+        ErrorLog.Info(CompatSettings.IsAsgi(_config)
+            ? $"Using worker: asgi (narwhal, {_config.Get(AsgiSettings.Loop)} event loop)"
+            : $"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
         if (_config.Get(LoggingSettings.MetricsBind) is { Length: > 0 } metricsBind)
         {
             try
@@ -192,10 +195,13 @@ internal sealed partial class Arbiter
                 ManageWorkers();
                 _metrics.ReportWorkers(_workers.Count);
                 _metrics.Update(_workers);
-                continue;
             }
-            ErrorLog.Info($"Handling signal: {MasterSignals.Name(signal)}");
-            Handle(signal);
+            else
+            {
+                ErrorLog.Info($"Handling signal: {MasterSignals.Name(signal)}");
+                Handle(signal);
+            }
+            NotifyWorkers();
         }
     }
 
@@ -258,11 +264,13 @@ internal sealed partial class Arbiter
 
     private int Halt(string reason, int exitCode)
     {
+        Notify(n => n.Stopping(heir: _reexec.Partner));
         if (_workers.Count > 0 || _listeners.Count > 0) Stop(graceful: true);
         ErrorLog.Info($"Shutting down: {MasterName}");
         if (reason.Length > 0) ErrorLog.Info($"Reason: {reason}");
         _pidfile?.Unlink();
         _metrics.Dispose();
+        _notifySocket?.Dispose();
         Hook(HookSettings.OnExit.Name);
         return exitCode;
     }

@@ -25,6 +25,9 @@ internal sealed class Reexec(string executable, string startDirectory, string[] 
     /// <summary>A master this one started by USR2 is running.</summary>
     public bool HasChild => _child != null;
 
+    /// <summary>The other master of a USR2 pair, the one that stays when this one leaves: the new master, else the old one.</summary>
+    public int? Partner => _child?.Id ?? (_parentPid != 0 ? _parentPid : null);
+
     /// <summary>At start: whether the environment says this master was started by USR2.</summary>
     public bool TakeParentFromEnvironment()
     {
@@ -32,8 +35,11 @@ internal sealed class Reexec(string executable, string startDirectory, string[] 
         return HasParent;
     }
 
-    /// <summary>USR2: starts the new master, unless one runs or this one is new itself; <paramref name="preExec"/> first (the pre_exec hook).</summary>
-    public void Start(IEnumerable<int> listenerFds, Action preExec)
+    /// <summary>
+    /// USR2: starts the new master, unless one runs or this one is new itself; <paramref name="preExec"/> first (the pre_exec hook).
+    /// <paramref name="notifySocket"/>: systemd's NOTIFY_SOCKET, which this master took out of the environment of its children.
+    /// </summary>
+    public void Start(IEnumerable<int> listenerFds, Action preExec, string? notifySocket)
     {
         if (_child != null)
         {
@@ -50,6 +56,7 @@ internal sealed class Reexec(string executable, string startDirectory, string[] 
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment[ParentMasterVariable] = Environment.ProcessId.ToString();
         start.Environment[ListenFdsVariable] = string.Join(',', listenerFds);
+        if (notifySocket != null) start.Environment[NotifySocket.Variable] = notifySocket;
         _child = Process.Start(start);
         if (_child != null)
         {
@@ -58,12 +65,13 @@ internal sealed class Reexec(string executable, string startDirectory, string[] 
         }
     }
 
-    /// <summary>Forgets a new master that exited (it failed, or was stopped): USR2 may start another.</summary>
-    public void ReapChild()
+    /// <summary>Forgets a new master that exited (it failed, or was stopped): USR2 may start another. True if one did.</summary>
+    public bool ReapChild()
     {
-        if (_child is not { HasExited: true }) return;
+        if (_child is not { HasExited: true }) return false;
         _child.Dispose();
         _child = null;
+        return true;
     }
 
     /// <summary>True once, when the old master is gone and this one takes over.</summary>

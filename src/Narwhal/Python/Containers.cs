@@ -45,6 +45,10 @@ internal static class Containers
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PyBorrowed Item(PyBorrowed list, nint index) => new(Native.PyList_GetItem(list.Handle, index));
 
+    /// <summary>len(seq) of any sequence; -1 with a Python error set if it is none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nint Length(PyBorrowed sequence) => Native.PySequence_Size(sequence.Handle);
+
     /// <summary>seq[index] of any sequence (a tuple from the glue), a new reference.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PyOwned ItemOf(PyBorrowed sequence, nint index) => PyOwned.Own(Native.PySequence_GetItem(sequence.Handle, index));

@@ -7,17 +7,28 @@ namespace Narwhal.Settings;
 /// </summary>
 internal static class CompatSettings
 {
-    /// <summary>The worker classes whose semantics Narwhal's worker provides.</summary>
-    public static readonly string[] ServedWorkerClasses =
+    /// <summary>The worker classes whose semantics Narwhal's threaded WSGI worker provides.</summary>
+    public static readonly string[] WsgiWorkerClasses =
         ["sync", "gthread", "gunicorn.workers.sync.SyncWorker", "gunicorn.workers.gthread.ThreadWorker"];
+
+    /// <summary>The names of the ASGI worker: Gunicorn 24+'s own, and uvicorn's for Gunicorn, which existing configs name.</summary>
+    public static readonly string[] AsgiWorkerClasses =
+        ["asgi", "gunicorn.workers.gasgi.ASGIWorker", "uvicorn.workers.UvicornWorker", "uvicorn.workers.UvicornH11Worker"];
+
+    public static readonly string[] ServedWorkerClasses = [.. WsgiWorkerClasses, .. AsgiWorkerClasses];
+
+    /// <summary>Whether the configured worker class is the ASGI worker.</summary>
+    public static bool IsAsgi(Config config) => AsgiWorkerClasses.Contains(config.Get(WorkerClass));
 
     public static readonly Setting<string> WorkerClass = SettingsRegistry.Add(new Setting<string>
     {
         Name = "worker_class", Section = Sections.WorkerProcesses, Cli = ["-k", "--worker-class"], Meta = "STRING",
         Default = () => "sync", Validate = raw => raw.Trim(), AcceptsStructured = true,
         Honour = v => ServedWorkerClasses.Contains(v) ? null
-            : $"Narwhal serves WSGI apps with its own threaded worker, which covers 'sync' and 'gthread' (use --threads); '{v}' workers (greenlets, asyncio, custom classes) cannot run in it",
-        Desc = "The type of workers: 'sync' or 'gthread' (the same Narwhal worker; --threads sets its Python threads).",
+            : $"Narwhal serves WSGI apps with its threaded worker ('sync', 'gthread': use --threads) and ASGI apps with 'asgi' " +
+              $"(also named 'uvicorn.workers.UvicornWorker'); '{v}' workers cannot run in it",
+        Desc = "The type of workers: 'sync' or 'gthread' (the same Narwhal worker; --threads sets its Python threads) for WSGI apps; " +
+               "'asgi' (or 'uvicorn.workers.UvicornWorker') for ASGI apps, on one event loop per worker.",
     });
 
     public static readonly Setting<int> WorkerConnections = SettingsRegistry.Add(new Setting<int>

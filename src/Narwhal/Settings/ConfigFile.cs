@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Narwhal.Python;
-using Narwhal.Wsgi;
 
 namespace Narwhal.Settings;
 
@@ -13,6 +12,9 @@ internal static class ConfigFile
 {
     private static PyStored? _glue;
 
+    /// <summary>Called with the glue module once it is loaded (GIL held): Program gives it the error log's <c>_log</c>.</summary>
+    public static Action<PyBorrowed>? GlueLoaded { get; set; }
+
     /// <summary>The glue module, loaded on first use; null if this process has no interpreter.</summary>
     public static PyBorrowed Glue
     {
@@ -22,7 +24,7 @@ internal static class ConfigFile
             using (Gil.Take())
             {
                 _glue = EmbeddedPython.LoadModule("narwhal_config.py", "narwhal_config").Store();
-                WsgiBridge.InstallLog(_glue);
+                GlueLoaded?.Invoke(_glue);
             }
             return _glue;
         }

@@ -29,6 +29,23 @@ internal static class LoggingSettings
         Desc = "The access log format, with Gunicorn's atoms: h l u t r m U q H s B b f a T D M L p {header}i {header}o {variable}e, each as %(atom)s.",
     });
 
+    public static readonly Setting<bool> AccessLogJson = SettingsRegistry.Add(new Setting<bool>
+    {
+        Name = "access_log_json", Section = Sections.Logging, Cli = ["--access-log-json"], Action = CliAction.StoreTrue,
+        Default = () => false, Validate = Validators.Bool,
+        Desc = "Write the access log as one JSON object per line instead of access_log_format, to the same places " +
+            "(access_log, syslog), each atom under a stable name, any byte the client sent escaped: see docs/access-log-json.md.",
+    });
+
+    public static readonly Setting<List<string>> AccessLogJsonFields = SettingsRegistry.Add(new Setting<List<string>>
+    {
+        Name = "access_log_json_fields", Section = Sections.Logging, Cli = ["--access-log-json-fields"], Meta = "FIELDS",
+        Default = () => [], DefaultDoc = "every field", Validate = AccessJsonFields.Validate,
+        Desc = "With access_log_json: the fields each line has, comma-separated, e.g. 'time,status,path,duration_ms,request_headers.x-request-id'. " +
+            "request_headers.NAME, response_headers.NAME and environ.KEY pick one header or WSGI environ value; " +
+            "request_headers alone is every request header (credentials redacted). By default, every field but environ.",
+    });
+
     public static readonly Setting<string> ErrorLog = SettingsRegistry.Add(new Setting<string>
     {
         Name = "errorlog", Section = Sections.Logging, Cli = ["--error-logfile", "--log-file"], Meta = "FILE",

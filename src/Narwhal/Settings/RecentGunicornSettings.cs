@@ -59,7 +59,7 @@ internal static class RecentGunicornSettings
     {
         Name = "http_protocols", Section = Http2Section, Cli = ["--http-protocols"], Meta = "STRING",
         Default = () => "h1", EmptyIsNone = false,
-        Validate = raw => Http.HttpVersions.Parse(raw) is { Count: > 0 } versions && versions.All(Http.HttpVersions.Known.Contains)
+        Validate = raw => Syntax.HttpVersionList.Parse(raw) is { Count: > 0 } versions && versions.All(Syntax.HttpVersionList.Known.Contains)
             ? raw.Trim() : throw new SettingValueException($"'{raw}' is not a list of HTTP versions (allowed: h1, h2, comma-separated)"),
         Desc = "The HTTP versions offered, in order of preference: 'h1'; 'h2,h1' (HTTP/2 over TLS, chosen by ALPN); 'h2' (HTTP/2 only, which on a cleartext bind is h2c prior knowledge).",
         Narwhal = "HTTP/2 is Kestrel's; the http2_* settings set its limits.",

@@ -50,7 +50,7 @@ internal static class SecuritySettings
         Name = "forwarded_allow_ips", Section = Sections.ServerMechanics, Cli = ["--forwarded-allow-ips"], Meta = "STRING",
         Default = () => Validators.CommaList(Environment.GetEnvironmentVariable("FORWARDED_ALLOW_IPS") ?? "127.0.0.1,::1"),
         DefaultDoc = "['127.0.0.1', '::1'] ($FORWARDED_ALLOW_IPS when set)",
-        Validate = raw => { var list = Validators.CommaList(raw); _ = new Http.ProxyTrust(list, new Dictionary<string, string>()); return list; },
+        Validate = Validators.AddressList,
         Desc = "Front-end addresses trusted to set secure_scheme_headers and forwarder_headers: comma-separated IPs, CIDR networks, or '*'. A unix socket peer is always trusted.",
     });
 
@@ -73,7 +73,7 @@ internal static class SecuritySettings
     {
         Name = "proxy_allow_ips", Section = Sections.ServerMechanics, Cli = ["--proxy-allow-from"],
         Default = () => ["127.0.0.1", "::1"],
-        Validate = raw => { var list = Validators.CommaList(raw); _ = new Http.ProxyTrust(list, new Dictionary<string, string>()); return list; },
+        Validate = Validators.AddressList,
         Desc = "Front-end addresses allowed to send the PROXY protocol: comma-separated IPs, CIDR networks, or '*'. " +
                "A PROXY header from any other peer gets a 403. Only matters with proxy_protocol.",
     });

@@ -58,7 +58,7 @@ internal static class ServerSettings
     public static readonly Setting<string> Python = SettingsRegistry.Add(new Setting<string>
     {
         Name = "python", Section = Sections.Python, Cli = ["--python"], Meta = "PATH",
-        Default = () => "", DefaultDoc = "$VIRTUAL_ENV/bin/python, else python3 on PATH",
+        Default = () => "", DefaultDoc = "$VIRTUAL_ENV/bin/python, else the python3 beside the narwhal binary (the venv pip installed it into), else python3 on PATH",
         Validate = Validators.String,
         Desc = "The Python interpreter whose libpython, packages and virtualenv the app runs with.",
     });

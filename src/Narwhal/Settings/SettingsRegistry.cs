@@ -19,6 +19,7 @@ internal static class SettingsRegistry
             LoggingSettings.Register();
             HookSettings.Register();
             RecentGunicornSettings.Register();
+            AsgiSettings.Register();
             return _all;
         }
     }

@@ -5,11 +5,30 @@ namespace Narwhal.Settings;
 /// <summary>Turn text from the command line into typed setting values; each failure says what is allowed.</summary>
 internal static class Validators
 {
+    /// <summary>'*', IP addresses and CIDR networks, comma-separated (forwarded_allow_ips, proxy_allow_ips).</summary>
+    public static List<string> AddressList(string raw)
+    {
+        var list = CommaList(raw);
+        try
+        {
+            _ = new Syntax.AddressList(list);
+        }
+        catch (FormatException e)
+        {
+            throw new SettingValueException(e.Message);
+        }
+        return list;
+    }
+
     public static int PositiveInt(string raw) =>
         int.TryParse(raw.Trim(), out var v) && v > 0 ? v : throw new SettingValueException($"'{raw}' is not a positive integer (allowed: an integer >= 1)");
 
     public static int NonNegativeInt(string raw) =>
         int.TryParse(raw.Trim(), out var v) && v >= 0 ? v : throw new SettingValueException($"'{raw}' is not a non-negative integer (allowed: an integer >= 0)");
+
+    public static double NonNegativeSeconds(string raw) =>
+        double.TryParse(raw.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) && v >= 0 && double.IsFinite(v)
+            ? v : throw new SettingValueException($"'{raw}' is not a number of seconds (allowed: a number >= 0)");
 
     public static string String(string raw) => raw;
 

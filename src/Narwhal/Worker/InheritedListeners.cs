@@ -35,7 +35,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     private static readonly TimeSpan YieldStep = TimeSpan.FromMilliseconds(5);
 
     private readonly SocketConnectionContextFactory _contexts;
-    private readonly PythonThreads _python;
+    private readonly IAcceptGate _python;
     private readonly List<AcceptLoop> _loops = [];
     private int _open;
     // Connections accepted in the last SlowTicks whose first request has not arrived: each
@@ -45,7 +45,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     private readonly Queue<FirstRequestFeature> _recent = new();
     private static readonly long SlowTicks = System.Diagnostics.Stopwatch.Frequency / 20;
 
-    public InheritedListeners(ILoggerFactory loggers, PythonThreads python)
+    public InheritedListeners(ILoggerFactory loggers, IAcceptGate python)
     {
         _python = python;
         _contexts = new SocketConnectionContextFactory(new SocketConnectionFactoryOptions(), loggers.CreateLogger("Narwhal.Transport"));

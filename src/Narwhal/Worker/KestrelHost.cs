@@ -10,7 +10,7 @@ namespace Narwhal.Worker;
 
 /// <summary>
 /// Kestrel at its low level: a KestrelServer over the inherited sockets (<see cref="InheritedListeners"/>) running our
-/// <see cref="WsgiHttpApplication"/>; no generic host, no middleware pipeline.
+/// <see cref="WsgiHttpApplication"/> or <see cref="AsgiHttpApplication"/>; no generic host, no middleware pipeline.
 /// </summary>
 internal sealed class KestrelHost : IAsyncDisposable
 {
@@ -32,7 +32,7 @@ internal sealed class KestrelHost : IAsyncDisposable
 
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
     public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestRules rules,
-        SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, EdgeOptions edge, PythonThreads python,
+        SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, EdgeOptions edge, IAcceptGate gate,
         Logging.LogLevel kestrelLogLevel)
     {
         // DANGER: by default Kestrel also ends lines at a bare LF (RFC 9112 2.2 allows it). A
@@ -92,12 +92,12 @@ internal sealed class KestrelHost : IAsyncDisposable
                 if (limit != null) o.Use(limit.Middleware);
             });
 
-        var transport = new InheritedListeners(loggerFactory, python);
+        var transport = new InheritedListeners(loggerFactory, gate);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         return new KestrelHost(server, transport, services);
     }
 
-    public Task StartAsync(WsgiHttpApplication app, CancellationToken token) => _server.StartAsync(app, token);
+    public Task StartAsync(Microsoft.AspNetCore.Hosting.Server.IHttpApplication<KestrelExchange> app, CancellationToken token) => _server.StartAsync(app, token);
 
     /// <summary>Stops accepting, lets in-flight requests finish until the token fires, then closes connections.</summary>
     public Task StopAsync(CancellationToken token) => _server.StopAsync(token);

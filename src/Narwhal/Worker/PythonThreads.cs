@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Narwhal.Http;
 using Narwhal.Logging;
 using Narwhal.Python;
 using Narwhal.Wsgi;
@@ -12,15 +13,15 @@ namespace Narwhal.Worker;
 /// threads the app starts keep running; under load it keeps the GIL from one request
 /// to the next instead of handing it back and forth.
 /// </summary>
-internal sealed class PythonThreads
+internal sealed class PythonThreads : IAcceptGate
 {
     private readonly WsgiRuntime _runtime;
-    private readonly ConcurrentQueue<KestrelExchange> _queue = new();
+    private readonly ConcurrentQueue<Exchange> _queue = new();
     private readonly SemaphoreSlim _ready = new(0);
     private readonly Thread[] _threads;
     // Per thread: its current request and when it started. The watchdog reads these to find
     // a request stuck past --timeout.
-    private readonly RunningRequests<KestrelExchange> _running;
+    private readonly RunningRequests<Exchange> _running;
     private long _handled;
     // Requests queued or running; the accept loop holds back while it is >= the thread count.
     private int _inFlight;
@@ -43,7 +44,7 @@ internal sealed class PythonThreads
         _runtime = runtime;
         ExchangeTable.Init(count);
         _threads = new Thread[count];
-        _running = new RunningRequests<KestrelExchange>(count, TimeProvider.System);
+        _running = new RunningRequests<Exchange>(count, TimeProvider.System);
         for (var i = 0; i < count; i++)
         {
             var slot = i;
@@ -57,7 +58,7 @@ internal sealed class PythonThreads
     }
 
     /// <summary>The oldest request still running in Python, if it has run for longer than <paramref name="limit"/>.</summary>
-    public (KestrelExchange Exchange, TimeSpan Age)? OldestRunning(TimeSpan limit) => _running.Oldest(limit);
+    public (Exchange Exchange, TimeSpan Age)? OldestRunning(TimeSpan limit) => _running.Oldest(limit);
 
     /// <summary>How many threads are running a request that has run for longer than <paramref name="limit"/>.</summary>
     public int RunningLongerThan(TimeSpan limit) => _running.CountLongerThan(limit);
@@ -97,7 +98,7 @@ internal sealed class PythonThreads
         if (!_capacity.IsSet) _capacity.Set();
     }
 
-    public void Enqueue(KestrelExchange exchange)
+    public void Enqueue(Exchange exchange)
     {
         Interlocked.Increment(ref _inFlight);
         _queue.Enqueue(exchange);
@@ -148,12 +149,12 @@ internal sealed class PythonThreads
         }
     }
 
-    private void Serve(int slot, KestrelExchange exchange)
+    private void Serve(int slot, Exchange exchange)
     {
         ExchangeTable.Register(slot, exchange);
         _running.Begin(slot, exchange);
         if (Interlocked.Increment(ref _handled) == RequestLimit) RequestLimitReached?.Invoke();
-        var outcome = WsgiOutcome.Fail;
+        var outcome = ExchangeOutcome.Fail;
         try
         {
             outcome = _runtime.Handle(exchange);

@@ -54,11 +54,13 @@ internal static partial class WorkerProcess
         var threads = config.Get(ServerSettings.Threads);
         // Read once here, then handed to the edge, Kestrel, the exchanges and the environ.
         var rules = RequestRules.From(config);
-        if (TryLoadApp(config, rules, out var runtime) is var failed and not Program.ExitOk) return failed;
+        Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
+        var recorder = RequestRecorder.FromLogging();
+        if (CompatSettings.IsAsgi(config)) return AsgiWorker.Run(config, handoff, heartbeat, signals, rules, recorder);
+        if (TryLoadApp(config, rules, recorder.EnvironKeys, out var runtime) is var failed and not Program.ExitOk) return failed;
         WorkerHooks.Call("post_worker_init");
 
         var python = new PythonThreads(runtime, threads);
-        Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
         var state = new WorkerStatus(heartbeat, TimeProvider.System, () => python.InFlight);
         var maxRequests = config.Get(ProcessSettings.MaxRequests);
         if (maxRequests > 0)
@@ -72,22 +74,11 @@ internal static partial class WorkerProcess
         }
 
         var drain = new DrainSignal();
-        SslServerAuthenticationOptions? tls;
-        try
-        {
-            tls = TlsSetup.From(config, TlsTranslation.CipherSuites);
-        }
-        catch (ConfigException e)
-        {
-            ErrorLog.Error(e.Message);
-            return Program.ExitWorkerBootError;
-        }
-        var host = KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), rules, tls,
-            HttpVersions.Kestrel(config), HttpVersions.Tuning(config), EdgeOptions.From(config), python,
-            ErrorLog.Parse(config.Get(LoggingSettings.KestrelLogLevel)));
+        if (CreateHost(config, handoff, rules, python) is not { } host) return Program.ExitWorkerBootError;
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(config, state.RequestReplacement) : null;
         python.Start();
-        host.StartAsync(new WsgiHttpApplication(python, drain, config.Get(SecuritySettings.BodyBufferSize), rules), CancellationToken.None).GetAwaiter().GetResult();
+        var admission = new Admission(drain, config.Get(SecuritySettings.BodyBufferSize), rules, recorder);
+        host.StartAsync(new WsgiHttpApplication(python, admission), CancellationToken.None).GetAwaiter().GetResult();
         state.Set(WorkerState.Serving, python.Handled);
 
         var timeout = TimeSpan.FromSeconds(config.Get(ProcessSettings.Timeout));
@@ -129,6 +120,24 @@ internal static partial class WorkerProcess
         return Program.ExitOk;
     }
 
+    /// <summary>Kestrel over the inherited sockets, with TLS when configured; null (logged) when the certificates cannot be used.</summary>
+    internal static KestrelHost? CreateHost(Config config, WorkerHandoff handoff, RequestRules rules, IAcceptGate gate)
+    {
+        SslServerAuthenticationOptions? tls;
+        try
+        {
+            tls = TlsSetup.From(config, TlsTranslation.CipherSuites);
+        }
+        catch (ConfigException e)
+        {
+            ErrorLog.Error(e.Message);
+            return null;
+        }
+        return KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), rules, tls,
+            HttpVersions.Kestrel(config), HttpVersions.Tuning(config), EdgeOptions.From(config), gate,
+            ErrorLog.Parse(config.Get(LoggingSettings.KestrelLogLevel)));
+    }
+
     /// <summary>Beats the heartbeat until something ends the worker, and says what.</summary>
     private static StopKind Serve(WorkerHandoff handoff, StopSignals signals, PythonThreads python, WorkerStatus state, TimeSpan timeout)
     {
@@ -163,10 +172,11 @@ internal static partial class WorkerProcess
         }
     }
 
-    private static Deadline GraceDeadline(Config config) =>
+    internal static Deadline GraceDeadline(Config config) =>
         Deadline.After(TimeSpan.FromSeconds(config.Get(ProcessSettings.GracefulTimeout)), TimeProvider.System);
 
-    private static WsgiRuntime LoadApp(Config config, RequestRules rules)
+    /// <summary>What loading the app needs, the same for every protocol: the interpreter, sys.path and sys.argv, after raw_env and --chdir.</summary>
+    internal static (PythonInstallation Python, List<string> SysPath, List<string> Argv) AppEnvironment(Config config)
     {
         Environ.Apply(config.Get(ServerSettings.RawEnv));
         var chdir = config.Get(ServerSettings.Chdir);
@@ -175,11 +185,17 @@ internal static partial class WorkerProcess
         var python = EmbeddedPython.Installation ?? PythonInstallation.Find(NullIfEmpty(config.Get(ServerSettings.Python)));
         var sysPath = new List<string> { chdir };
         sysPath.AddRange(config.Get(ServerSettings.PythonPath).Select(Path.GetFullPath));
+        return (python, sysPath, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)]);
+    }
+
+    private static WsgiRuntime LoadApp(Config config, RequestRules rules, IReadOnlyList<string> loggedKeys)
+    {
+        var (python, sysPath, argv) = AppEnvironment(config);
         var threads = config.Get(ServerSettings.Threads);
-        return WsgiRuntime.Start(python, ["narwhal", .. Environment.GetCommandLineArgs().Skip(1)], sysPath,
+        return WsgiRuntime.Start(python, argv, sysPath,
             config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), multithread: threads > 1,
             multiprocess: config.Get(ProcessSettings.Workers) > 1, sendfile: config.Get(CompatSettings.Sendfile), spew: config.Get(ConfigFileSettings.Spew),
-            headerMap: rules.HeaderMap);
+            headerMap: rules.HeaderMap, loggedKeys: loggedKeys);
     }
 
     /// <summary>--check-config and --print-config: the app must load; exit 0, or 1 with the reason.</summary>
@@ -190,7 +206,7 @@ internal static partial class WorkerProcess
             Console.Error.WriteLine("\nError: No application module specified.");
             return Program.ExitError;
         }
-        var code = TryLoadApp(config, RequestRules.From(config), out var runtime);
+        var code = TryLoadApp(config, RequestRules.From(config), [], out var runtime);
         if (code != Program.ExitOk)
         {
             Console.Error.WriteLine("\nError while loading the application (see above).");
@@ -203,18 +219,18 @@ internal static partial class WorkerProcess
     /// <summary>--preload: loads the app once in a throwaway process; the exit code says whether it loads.</summary>
     public static int CheckApp(Config config)
     {
-        var code = TryLoadApp(config, RequestRules.From(config), out var runtime);
+        var code = TryLoadApp(config, RequestRules.From(config), [], out var runtime);
         runtime?.Shutdown();
         return code;
     }
 
     /// <summary>Loads the app; on failure logs why and gives Gunicorn's exit code (3 no usable Python, 4 app load).</summary>
-    private static int TryLoadApp(Config config, RequestRules rules, out WsgiRuntime runtime)
+    private static int TryLoadApp(Config config, RequestRules rules, IReadOnlyList<string> loggedKeys, out WsgiRuntime runtime)
     {
         runtime = null!;
         try
         {
-            runtime = LoadApp(config, rules);
+            runtime = LoadApp(config, rules, loggedKeys);
             return Program.ExitOk;
         }
         catch (PythonNotUsableException e)
@@ -233,5 +249,5 @@ internal static partial class WorkerProcess
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 
     [LibraryImport("libc")]
-    private static partial void _exit(int status);
+    internal static partial void _exit(int status);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Narwhal.Http;
+using Narwhal.Syntax;
 using Narwhal.Python;
 
 namespace Narwhal.Wsgi;
@@ -75,7 +76,7 @@ internal sealed class EnvironBuilder
     private static PyStored Key(string name) => Interop.Interned(name).Store();
 
     /// <summary>The environ for one request (new reference). Must hold the GIL.</summary>
-    public PyOwned Build(WsgiExchange x)
+    public PyOwned Build(Exchange x)
     {
         var env = Containers.Copy(_base);
         try

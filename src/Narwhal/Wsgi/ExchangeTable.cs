@@ -1,3 +1,5 @@
+using Narwhal.Http;
+
 namespace Narwhal.Wsgi;
 
 /// <summary>
@@ -8,18 +10,18 @@ namespace Narwhal.Wsgi;
 internal static class ExchangeTable
 {
     private const int SlotBits = 12;
-    private static WsgiExchange?[] _slots = [];
+    private static Exchange?[] _slots = [];
     private static long[] _sequence = [];
 
     public static int MaxThreads => 1 << SlotBits;
 
     public static void Init(int threads)
     {
-        _slots = new WsgiExchange?[threads];
+        _slots = new Exchange?[threads];
         _sequence = new long[threads];
     }
 
-    public static long Register(int slot, WsgiExchange exchange)
+    public static long Register(int slot, Exchange exchange)
     {
         var id = (++_sequence[slot] << SlotBits) | (long)slot;
         exchange.Id = id;
@@ -34,7 +36,7 @@ internal static class ExchangeTable
         Volatile.Write(ref _slots[slot], null);
     }
 
-    public static WsgiExchange? Find(long id)
+    public static Exchange? Find(long id)
     {
         var slot = (int)(id & ((1 << SlotBits) - 1));
         if ((uint)slot >= (uint)_slots.Length) return null;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Narwhal.Http;
 using Narwhal.Logging;
 using Narwhal.Python;
 
@@ -8,7 +9,7 @@ namespace Narwhal.Wsgi;
 
 /// <summary>
 /// The native functions the Python glue calls (<c>_read</c>, <c>_start</c>, <c>_write</c>,
-/// <c>_respond</c>, <c>_sendfile</c>, <c>_log</c>). Each is entered holding the GIL, releases it
+/// <c>_respond</c>, <c>_sendfile</c>; <c>_log</c> is <see cref="NativeLog"/>). Each is entered holding the GIL, releases it
 /// around anything that can block, and turns every .NET failure into a Python exception:
 /// nothing may unwind through Python's frames.
 /// </summary>
@@ -25,12 +26,9 @@ internal static unsafe class WsgiBridge
         NativeFunction.Define(glueModule, "_write", &Write);
         NativeFunction.Define(glueModule, "_respond", &Respond);
         NativeFunction.Define(glueModule, "_sendfile", &SendFile);
-        InstallLog(glueModule);
+        NativeLog.Install(glueModule);
         _clientDisconnected = Interop.GetAttr(glueModule, "ClientDisconnected").Store();
     }
-
-    /// <summary>Sets <c>_log(level, text)</c> on a glue module: the error log, for Python code of Narwhal's own.</summary>
-    public static void InstallLog(PyBorrowed module) => NativeFunction.Define(module, "_log", &Log);
 
     // _read(req, size) -> bytes
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
@@ -38,7 +36,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 2);
+            var exchange = FindExchange(args, nargs, 2);
             if (exchange == null) return 0;
             var size = Interop.AsLong(args[1]);
             var buffer = _readBuffer ??= new byte[65536];
@@ -56,7 +54,7 @@ internal static unsafe class WsgiBridge
         }
     }
 
-    private static int ReadBlocking(WsgiExchange exchange, Memory<byte> buffer, out Exception? error)
+    private static int ReadBlocking(Exchange exchange, Memory<byte> buffer, out Exception? error)
     {
         error = null;
         try
@@ -76,7 +74,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 4);
+            var exchange = FindExchange(args, nargs, 4);
             if (exchange == null) return 0;
             StartResponse(exchange, args[1], args[2], args[3]);
             return Interop.NewNone().Steal();
@@ -93,7 +91,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 3);
+            var exchange = FindExchange(args, nargs, 3);
             if (exchange == null) return 0;
             if (!WriteBytes(exchange, args[1])) return 0;
             if (Interop.IsTrue(args[2]) == 1 && !FlushReleasingGil(exchange)) return 0;
@@ -111,7 +109,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 5);
+            var exchange = FindExchange(args, nargs, 5);
             if (exchange == null) return 0;
             if (!Interop.TryGetBytes(args[4], out var data)) return 0;
             StartResponse(exchange, args[1], args[2], args[3], data.Length);
@@ -130,7 +128,7 @@ internal static unsafe class WsgiBridge
     {
         try
         {
-            var exchange = Exchange(args, nargs, 4);
+            var exchange = FindExchange(args, nargs, 4);
             if (exchange == null) return 0;
             var fd = Interop.AsLong(args[1]);
             var offset = Interop.AsLong(args[2]);
@@ -151,36 +149,9 @@ internal static unsafe class WsgiBridge
         }
     }
 
-    // The glue's level for log.exception(): ERROR, counted apart by statsd as Gunicorn does.
-    private const int ExceptionLevel = 41;
-
-    // _log(level, text) -> None
-    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
-    private static nint Log(PyBorrowed self, PyBorrowed* args, nint nargs)
-    {
-        try
-        {
-            if (nargs != 2)
-            {
-                PythonException.Raise("PyExc_TypeError", "_log() takes 2 arguments");
-                return 0;
-            }
-            var level = (int)Interop.AsLong(args[0]);
-            var text = Interop.AsString(args[1]) ?? "";
-            if (level < 0) ErrorLog.WriteRaw(text);
-            else if (level == ExceptionLevel) ErrorLog.Exception(text);
-            else ErrorLog.Write((LogLevel)level, text);
-            return Interop.NewNone().Steal();
-        }
-        catch (Exception e)
-        {
-            return RaiseOsError(e);
-        }
-    }
-
     // ---- helpers (GIL held) ----
 
-    private static WsgiExchange? Exchange(PyBorrowed* args, nint nargs, int expected)
+    private static Exchange? FindExchange(PyBorrowed* args, nint nargs, int expected)
     {
         if (nargs != expected)
         {
@@ -193,7 +164,7 @@ internal static unsafe class WsgiBridge
         return exchange;
     }
 
-    private static void StartResponse(WsgiExchange exchange, PyBorrowed code, PyBorrowed reason, PyBorrowed headers, long? oneChunkLength = null)
+    private static void StartResponse(Exchange exchange, PyBorrowed code, PyBorrowed reason, PyBorrowed headers, long? oneChunkLength = null)
     {
         var status = (int)Interop.AsLong(code);
         var reasonText = Interop.AsString(reason) ?? "";
@@ -215,14 +186,14 @@ internal static unsafe class WsgiBridge
         exchange.Start(status, reasonText, list);
     }
 
-    private static bool WriteBytes(WsgiExchange exchange, PyBorrowed bytes)
+    private static bool WriteBytes(Exchange exchange, PyBorrowed bytes)
     {
         if (!Interop.TryGetBytes(bytes, out var data)) return false;
         exchange.Write(data);
         return true;
     }
 
-    private static bool FlushReleasingGil(WsgiExchange exchange)
+    private static bool FlushReleasingGil(Exchange exchange)
     {
         Exception? error = null;
         using (Gil.Release())

@@ -4,9 +4,6 @@ using Narwhal.Python;
 
 namespace Narwhal.Wsgi;
 
-/// <summary>What <c>handle()</c> in the glue reports.</summary>
-internal enum WsgiOutcome { Done = 0, Abort = 1, Fail = 2 }
-
 /// <summary>
 /// The embedded interpreter with the WSGI glue module and the user's app loaded. Created and
 /// finalized on the main thread; requests run on the worker's dedicated Python threads.
@@ -17,9 +14,12 @@ internal sealed class WsgiRuntime
     private readonly PyStored _handle;
     private readonly PyStored _app;
     private readonly EnvironBuilder _environ;
+    // The environ keys the access log reads ({key}e atoms), collected after the app ran.
+    private readonly IReadOnlyList<string> _loggedKeys;
 
-    private WsgiRuntime(PyStored glue, PyStored handle, PyStored app, EnvironBuilder environ)
+    private WsgiRuntime(PyStored glue, PyStored handle, PyStored app, EnvironBuilder environ, IReadOnlyList<string> loggedKeys)
     {
+        _loggedKeys = loggedKeys;
         _glue = glue;
         _handle = handle;
         _app = app;
@@ -29,11 +29,12 @@ internal sealed class WsgiRuntime
     /// <summary>
     /// Starts Python (unless the config file already did), loads the glue and imports the
     /// app. Returns without the GIL. <paramref name="headerMap"/>: which header names with '_'
-    /// the environ takes (the worker's request rules).
+    /// the environ takes (the worker's request rules); <paramref name="loggedKeys"/>: the environ
+    /// entries the access log reads.
     /// </summary>
     public static WsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv,
         IReadOnlyList<string> sysPath, IReadOnlyList<string> env, string appSpec, bool multithread, bool multiprocess, bool sendfile, bool spew,
-        HeaderMap headerMap)
+        HeaderMap headerMap, IReadOnlyList<string> loggedKeys)
     {
         EmbeddedPython.Start(python);
         using var gil = Gil.Take();
@@ -48,18 +49,17 @@ internal sealed class WsgiRuntime
         using var handler = Interop.GetAttr(glue, "handler");
         using var handle = Interop.Call(handler);
         var environ = new EnvironBuilder(glue, multithread, multiprocess, headerMap);
-        return new WsgiRuntime(glue, spew ? Spew.Traced(handle).Store() : handle.Store(), app, environ);
+        return new WsgiRuntime(glue, spew ? Spew.Traced(handle).Store() : handle.Store(), app, environ, loggedKeys);
     }
 
     /// <summary>Runs one request through the app. The calling Python thread holds the GIL.</summary>
-    public WsgiOutcome Handle(WsgiExchange exchange)
+    public ExchangeOutcome Handle(Exchange exchange)
     {
         using var environ = _environ.Build(exchange);
         using var id = Interop.Long(exchange.Id);
         using var result = Interop.Call(_handle, _app, environ, id);
-        if (Logging.AccessLog.Current is { Format.EnvironKeys.Count: > 0 } access)
-            exchange.EnvironAtoms = EnvironValues(environ, access.Format.EnvironKeys);
-        return (WsgiOutcome)Interop.AsLong(result);
+        if (_loggedKeys.Count > 0) exchange.EnvironAtoms = EnvironValues(environ, _loggedKeys);
+        return (ExchangeOutcome)Interop.AsLong(result);
     }
 
     private PyStored? _environValues;

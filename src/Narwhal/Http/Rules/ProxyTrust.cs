@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
 using Narwhal.Settings;
+using Narwhal.Syntax;
 
 namespace Narwhal.Http;
 
@@ -13,19 +14,18 @@ namespace Narwhal.Http;
 /// </summary>
 internal sealed class ProxyTrust
 {
-    private readonly bool _anyPeer;
-    private readonly HashSet<IPAddress> _addresses = [];
-    private readonly List<(IPAddress Network, int Prefix)> _networks = [];
+    private readonly AddressList _peers;
     private readonly KeyValuePair<string, string>[] _schemeHeaders;
 
     public ProxyTrust(IReadOnlyList<string> allowed, IReadOnlyDictionary<string, string> schemeHeaders)
     {
-        foreach (var entry in allowed)
+        try
         {
-            if (entry == "*") _anyPeer = true;
-            else if (TryParseNetwork(entry, out var network, out var prefix)) _networks.Add((network, prefix));
-            else if (IPAddress.TryParse(entry, out var ip)) _addresses.Add(Normalize(ip));
-            else throw new SettingValueException($"'{entry}' is not an IP address, a CIDR network or '*'");
+            _peers = new AddressList(allowed);
+        }
+        catch (FormatException e)
+        {
+            throw new SettingValueException(e.Message);
         }
         _schemeHeaders = schemeHeaders.ToArray();
     }
@@ -33,12 +33,7 @@ internal sealed class ProxyTrust
     /// <summary>Whether <paramref name="peer"/> (null: a unix socket) may set scheme headers.</summary>
     public bool Trusts(IPAddress? peer)
     {
-        if (_anyPeer || peer is null) return true;
-        peer = Normalize(peer);
-        if (_addresses.Contains(peer)) return true;
-        foreach (var (network, prefix) in _networks)
-            if (InNetwork(peer, network, prefix)) return true;
-        return false;
+        return peer is null || _peers.Contains(peer);
     }
 
     /// <summary>
@@ -61,42 +56,5 @@ internal sealed class ProxyTrust
             }
         }
         return scheme;
-    }
-
-    private static IPAddress Normalize(IPAddress ip) => ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip;
-
-    private static bool TryParseNetwork(string entry, out IPAddress network, out int prefix)
-    {
-        network = IPAddress.None;
-        prefix = 0;
-        var slash = entry.IndexOf('/');
-        if (slash < 0) return false;
-        if (!IPAddress.TryParse(entry[..slash], out var ip) || !int.TryParse(entry[(slash + 1)..], out prefix))
-            throw new SettingValueException($"'{entry}' is not a CIDR network");
-        var bits = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
-        if (prefix < 0 || prefix > bits) throw new SettingValueException($"'{entry}': the prefix must be 0..{bits}");
-        // Gunicorn (24.1+) is strict: host bits set (192.168.1.1/24) is a mistake, not a network.
-        if (!InNetwork(ip, ip, prefix, requireHostBitsClear: true))
-            throw new SettingValueException($"'{entry}' has host bits set; did you mean the network address?");
-        network = Normalize(ip);
-        return true;
-    }
-
-    private static bool InNetwork(IPAddress ip, IPAddress network, int prefix, bool requireHostBitsClear = false)
-    {
-        var a = ip.GetAddressBytes();
-        var n = network.GetAddressBytes();
-        if (a.Length != n.Length) return false;
-        for (var i = 0; i < a.Length; i++)
-        {
-            var bits = Math.Clamp(prefix - i * 8, 0, 8);
-            var mask = (byte)(0xFF << (8 - bits));
-            if (requireHostBitsClear)
-            {
-                if ((n[i] & ~mask & 0xFF) != 0) return false;
-            }
-            else if ((a[i] & mask) != (n[i] & mask)) return false;
-        }
-        return true;
     }
 }

@@ -2,6 +2,8 @@ using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
+using Narwhal.Syntax;
+
 namespace Narwhal.Http;
 
 /// <summary>

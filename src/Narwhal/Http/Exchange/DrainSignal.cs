@@ -1,4 +1,4 @@
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
 /// Set when this worker is leaving: from then on every response carries

@@ -1,4 +1,4 @@
-namespace Narwhal.Http;
+namespace Narwhal.Syntax;
 
 /// <summary>Splits a request-target into the path and query WSGI wants, as Gunicorn does with urlsplit.</summary>
 internal static class RequestTarget

@@ -2,19 +2,17 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Win32.SafeHandles;
-using Narwhal.Http;
-using Narwhal.Wsgi;
-
-namespace Narwhal.Worker;
+namespace Narwhal.Http;
 
 /// <summary>
-/// A WSGI exchange over Kestrel's request features. Kestrel's async APIs are waited on
-/// synchronously here: the caller is a dedicated Python thread (not the thread pool)
+/// An exchange over Kestrel's request features. The blocking members wait on Kestrel's
+/// async APIs synchronously: their caller is a dedicated Python thread (not the thread pool)
 /// that has released the GIL.
 /// </summary>
-internal sealed class KestrelExchange : WsgiExchange
+internal sealed class KestrelExchange : Exchange
 {
     private readonly IHttpRequestFeature _request;
     private readonly IHttpResponseFeature _response;
@@ -240,6 +238,12 @@ internal sealed class KestrelExchange : WsgiExchange
 
     public override void Write(ReadOnlySpan<byte> data)
     {
+        Append(data);
+        if (_unflushed >= FlushThreshold) Flush();
+    }
+
+    public override void Append(ReadOnlySpan<byte> data)
+    {
         // The access log counts the body as the app gave it, HEAD included, as Gunicorn does.
         _counted += _declaredLength is { } declared ? Math.Min(data.Length, Math.Max(0, declared - _counted)) : data.Length;
         if (_bodyForbidden || _response.StatusCode is 204 or 304) return;
@@ -253,8 +257,130 @@ internal sealed class KestrelExchange : WsgiExchange
         CopyToOutput(data);
         _written += data.Length;
         _unflushed += data.Length;
-        if (_unflushed >= FlushThreshold) Flush();
     }
+
+    public override ValueTask FlushAsync()
+    {
+        _unflushed = 0;
+        ValueTask<System.IO.Pipelines.FlushResult> flush;
+        try
+        {
+            flush = _body.Writer.FlushAsync();
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            return ValueTask.FromException(new ClientGoneException("client disconnected", e));
+        }
+        if (!flush.IsCompletedSuccessfully) return AwaitFlush(flush);
+        var result = flush.Result;
+        return result.IsCanceled || result.IsCompleted ? ValueTask.FromException(new ClientGoneException("client disconnected")) : default;
+    }
+
+    private static async ValueTask AwaitFlush(ValueTask<System.IO.Pipelines.FlushResult> flush)
+    {
+        System.IO.Pipelines.FlushResult result;
+        try
+        {
+            result = await flush;
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            throw new ClientGoneException("client disconnected", e);
+        }
+        if (result.IsCanceled || result.IsCompleted) throw new ClientGoneException("client disconnected");
+    }
+
+    public override long? DeclaredBodyLength => _request.Headers.ContentLength;
+
+    public override bool HasBody =>
+        _request.Headers.ContentLength > 0 || _request.Headers.TransferEncoding.Count > 0
+        || (_request.Headers.ContentLength is null && (HttpProtocol.IsHttp2(_request.Protocol) || HttpProtocol.IsHttp3(_request.Protocol))
+            && _features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != false);
+
+    public override ValueTask<int> ReadBodyAsync(Memory<byte> buffer)
+    {
+        _bodyRequested = true;
+        ValueTask<int> read;
+        try
+        {
+            read = _request.Body.ReadAsync(buffer);
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<int>(BodyFailure(e));
+        }
+        if (!read.IsCompletedSuccessfully) return AwaitRead(read);
+        var n = read.Result;
+        return n == 0 && !TrailersAllowed() ? ValueTask.FromException<int>(ForbiddenTrailers()) : new ValueTask<int>(n);
+    }
+
+    private async ValueTask<int> AwaitRead(ValueTask<int> read)
+    {
+        int n;
+        try
+        {
+            n = await read;
+        }
+        catch (Exception e)
+        {
+            throw BodyFailure(e);
+        }
+        return n == 0 && !TrailersAllowed() ? throw ForbiddenTrailers() : n;
+    }
+
+    private bool TrailersAllowed() => RequestPolicy.TrailersAllowed(_features.Get<IHttpRequestTrailersFeature>());
+
+    private BodyReadException ForbiddenTrailers()
+    {
+        _bodyFailed = true;
+        return new BodyReadException("Invalid request body: forbidden field in chunked trailers", null);
+    }
+
+    /// <summary>What a failed body read means to the app: a malformed body, or a client that left.</summary>
+    private Exception BodyFailure(Exception e)
+    {
+        _bodyFailed = true;
+        return e switch
+        {
+            BadHttpRequestException bad => new BodyReadException($"Invalid request body: {bad.Message}", bad),
+            IOException or OperationCanceledException or ObjectDisposedException or ConnectionAbortedException =>
+                new ClientGoneException("client disconnected while sending the request body", e),
+            _ => e,
+        };
+    }
+
+    public override CancellationToken ClientGone =>
+        _features.Get<IHttpRequestLifetimeFeature>()?.RequestAborted ?? CancellationToken.None;
+
+    public override bool IsWebSocketRequest =>
+        _features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
+        && HttpMethods.IsGet(_request.Method)
+        && _request.Headers.Upgrade.Any(v => v != null && v.Contains("websocket", StringComparison.OrdinalIgnoreCase))
+        && _request.Headers.SecWebSocketKey.Count == 1
+        && _request.Headers.SecWebSocketVersion == "13";
+
+    public override async Task<System.Net.WebSockets.WebSocket> AcceptWebSocketAsync(string? subprotocol,
+        IReadOnlyList<KeyValuePair<string, string>> headers, System.Net.WebSockets.WebSocketCreationOptions options)
+    {
+        var upgrade = _features.GetRequiredFeature<IHttpUpgradeFeature>();
+        var target = _response.Headers;
+        foreach (var (name, value) in headers) target.Append(name, value);
+        if (!target.ContainsKey("Server")) target.Server = "narwhal";
+        target.Upgrade = "websocket";
+        target.SecWebSocketAccept = WebSocketAccept(_request.Headers.SecWebSocketKey.ToString());
+        if (subprotocol != null) target.SecWebSocketProtocol = subprotocol;
+        _started = true;
+        // Kestrel sets 101 and Connection: Upgrade, sends the head and hands over the connection.
+        var stream = await upgrade.UpgradeAsync();
+        options.IsServer = true;
+        options.SubProtocol = subprotocol;
+        return System.Net.WebSockets.WebSocket.CreateFromStream(stream, options);
+    }
+
+    /// <summary>RFC 6455 4.2.2: base64(SHA-1(key + GUID)).</summary>
+    private static string WebSocketAccept(string key) =>
+        Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(
+            Encoding.ASCII.GetBytes(key.Trim() + "258EAFA5-E914-47DA-95CA-C5AB0DC11B85")));
 
     /// <summary>
     /// Copies into Kestrel's output buffers. Always with a size hint: before the response
@@ -321,10 +447,9 @@ internal sealed class KestrelExchange : WsgiExchange
         return sent;
     }
 
-    private WsgiOutcome _outcome;
+    private ExchangeOutcome _outcome;
 
-    /// <summary>Ends the Python side of the exchange (GIL held: nothing here may block).</summary>
-    public void Complete(WsgiOutcome outcome)
+    public override void Complete(ExchangeOutcome outcome)
     {
         _outcome = outcome;
         _done.TrySetResult();
@@ -347,16 +472,16 @@ internal sealed class KestrelExchange : WsgiExchange
     {
         // A client waiting for a 100 the app never asked for sends no body: reading it would
         // send that 100 now, before the final response. Kestrel ends the stream without it.
-        if (!_bodyFailed && _outcome != WsgiOutcome.Abort && HttpProtocol.IsHttp2(_request.Protocol)
+        if (!_bodyFailed && _outcome != ExchangeOutcome.Abort && HttpProtocol.IsHttp2(_request.Protocol)
             && !(_awaitsContinue && !_bodyRequested))
             await DrainUnreadBodyAsync();
-        if (_bodyFailed || _outcome == WsgiOutcome.Abort)
+        if (_bodyFailed || _outcome == ExchangeOutcome.Abort)
         {
             // Bad body framing or a failure after the headers went out: close without more
             // bytes, so the client cannot mistake a partial response for a whole one.
             Abort();
         }
-        else if (_outcome == WsgiOutcome.Fail && !_started)
+        else if (_outcome == ExchangeOutcome.Fail && !_started)
         {
             WriteInternalServerError();
         }
@@ -401,30 +526,22 @@ internal sealed class KestrelExchange : WsgiExchange
         }
     }
 
-    /// <summary>The access log line, statsd and Prometheus metrics of the answered request, whichever are on.</summary>
-    public void LogAccess()
+    /// <summary>What the access log, statsd and Prometheus know of the answered request.</summary>
+    public Logging.AccessRecord Record() => new()
     {
-        var duration = System.Diagnostics.Stopwatch.GetElapsedTime(_startedAt);
-        var status = _response.StatusCode;
-        if (Metrics.RequestMetrics.Enabled) Metrics.RequestMetrics.Record(status, duration);
-        Logging.Statsd.Current?.Request(status, duration);
-        if (Logging.AccessLog.Current is not { } log) return;
-        log.Write(new Logging.AccessRecord
-        {
-            RemoteAddr = Remote?.Address ?? "",
-            Method = Method,
-            RawUri = _request.RawTarget,
-            Protocol = _request.Protocol,
-            Status = status,
-            // Gunicorn counts only what the app sent: its own 500 page is logged with 0 bytes.
-            Sent = _counted,
-            Duration = duration,
-            RequestHeaders = RequestHeaders,
-            ResponseHeaders = _response.Headers,
-            Environ = EnvironAtoms,
-            ServerError = _outcome == WsgiOutcome.Fail && !_started,
-        });
-    }
+        RemoteAddr = Remote?.Address ?? "",
+        Method = Method,
+        RawUri = _request.RawTarget,
+        Protocol = _request.Protocol,
+        Status = _response.StatusCode,
+        // Gunicorn counts only what the app sent: its own 500 page is logged with 0 bytes.
+        Sent = _counted,
+        Duration = System.Diagnostics.Stopwatch.GetElapsedTime(_startedAt),
+        RequestHeaders = RequestHeaders,
+        ResponseHeaders = _response.Headers,
+        Environ = EnvironAtoms,
+        ServerError = _outcome == ExchangeOutcome.Fail && !_started,
+    };
 
     private void Abort() => _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
 

@@ -1,0 +1,94 @@
+using Narwhal.Logging;
+using Narwhal.Python;
+
+namespace Narwhal.Asgi;
+
+/// <summary>
+/// The embedded interpreter with the ASGI glue and the user's app loaded, and the event
+/// loop that serves it. Started, run and finalized on the worker's main thread: the thread
+/// that initialized Python is the one that runs the loop.
+/// </summary>
+internal sealed class AsgiRuntime
+{
+    private readonly PyStored _glue;
+    private readonly PyStored _app;
+    private readonly AsgiServer _server;
+
+    private AsgiRuntime(PyStored glue, PyStored app, AsgiServer server)
+    {
+        _glue = glue;
+        _app = app;
+        _server = server;
+    }
+
+    /// <summary>Starts Python (unless the config file already did), loads the glue and imports the app. Returns without the GIL.</summary>
+    public static AsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv, IReadOnlyList<string> sysPath,
+        IReadOnlyList<string> env, string appSpec, AsgiServer server)
+    {
+        EmbeddedPython.Start(python);
+        using var gil = Gil.Take();
+        var glue = EmbeddedPython.LoadModule("narwhal_asgi.py", "narwhal_asgi").Store();
+        AsgiBridge.Install(glue, server);
+        AppLoader.Setup(argv, sysPath, env);
+        var app = AppLoader.Import(appSpec);
+        return new AsgiRuntime(glue, app, server);
+    }
+
+    /// <summary>
+    /// Runs the event loop on this thread until the server posts Stop (after lifespan
+    /// shutdown); returns the worker's exit code: 0, or 3 when the app's lifespan startup failed.
+    /// </summary>
+    public int Serve()
+    {
+        var options = _server.Options;
+        using var gil = Gil.Take();
+        using var serve = Interop.GetAttr(_glue, "serve");
+        using var fd = Interop.Long(_server.Inbox.Fd);
+        using var loop = Interop.Str(options.Loop);
+        using var lifespan = Interop.Str(options.Lifespan);
+        using var grace = Interop.Long(options.DisconnectGrace);
+        using var graceful = Interop.Long((long)options.GracefulTimeout);
+        try
+        {
+            using var code = Interop.Call(serve, _app, fd, loop, lifespan, grace, graceful);
+            return (int)Interop.AsLong(code);
+        }
+        catch (PythonException e)
+        {
+            ErrorLog.Error($"The event loop failed\n{e.PythonTraceback}");
+            return 1;
+        }
+    }
+
+    /// <summary>
+    /// The loop thread's Python stack, from another thread: a coroutine stuck in pure Python
+    /// gives up the GIL every switch interval, so this gets it; one stuck in C holding the GIL
+    /// does not, and then null after <paramref name="limit"/>.
+    /// </summary>
+    public string? LoopStack(TimeSpan limit)
+    {
+        var read = Task.Run(() =>
+        {
+            using var gil = Gil.Take();
+            using var fn = Interop.GetAttr(_glue, "loop_stack");
+            using var text = Interop.Call(fn);
+            return Interop.AsString(text);
+        });
+        try
+        {
+            return read.Wait(limit) ? read.Result : null;
+        }
+        catch (AggregateException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Finalizes Python on the main thread, once the loop has returned.</summary>
+    public void Shutdown()
+    {
+        ErrorLog.Python = null;
+        var code = EmbeddedPython.Finalize();
+        if (code != 0) ErrorLog.Warning("Python finalization reported an error (exit hooks or buffered output)");
+    }
+}

@@ -1,0 +1,542 @@
+"""Narwhal's asgi worker, the event-loop side (ASGI 3.0; HTTP and WebSocket spec 2.4, lifespan 2.0).
+
+Runs on the worker's main thread, the one that started Python. Kestrel, in C#, hands over
+requests, body bytes, flush completions and disconnects through one queue and an eventfd
+this loop watches; each wake-up takes a batch of events in one native call. Functions set
+by the server (C#) before serve() runs:
+
+  _drain()                              the events waiting: a list of tuples (see wake())
+  _receive(id)                          (bytes, more_body) now; None: a BODY event follows;
+                                        False: the body failed or the client left
+  _send(id, status, headers, body, more)  True when sent, False when a FLUSHED event follows
+  _complete(id, outcome)                the app is done with the request
+  _ws_accept(id, subprotocol, headers)  an ACCEPTED event follows
+  _ws_send(id, data, text)              True when sent, False when a FLUSHED event follows
+  _ws_close(id, code, reason)
+  _ready()                              lifespan startup is done: the worker may accept
+  _log(level, text)                     writes to the error log (41: an exception)
+"""
+
+import asyncio
+import collections
+import sys
+import traceback
+
+_drain = _receive = _send = _complete = _ws_accept = _ws_send = _ws_close = _ready = _log = None
+
+INFO, WARNING, ERROR, EXCEPTION = 20, 30, 40, 41
+DONE, ABORT, FAIL = 0, 1, 2
+REQUEST, BODY, FLUSHED, GONE, ACCEPTED, MESSAGE, CLOSED, STOP = range(8)
+EXIT_BOOT_ERROR = 3
+
+
+class ClientDisconnected(OSError):
+    """send() after the client left: an OSError, as ASGI spec 2.4 asks."""
+
+
+def _log_exception(message):
+    _log(EXCEPTION, "%s\n%s" % (message, traceback.format_exc().rstrip("\n")))
+
+
+class HttpCycle:
+    """One HTTP request: the app's receive() and send(). The response head is held until
+    the first body message, so a whole response goes to the server in one call."""
+
+    __slots__ = ("server", "id", "scope", "has_body", "body_done", "start", "head_sent", "complete",
+                 "gone", "reader", "flusher", "task")
+
+    def __init__(self, server, id, scope, has_body):
+        self.server = server
+        self.id = id
+        self.scope = scope
+        self.has_body = has_body
+        self.body_done = False   # the last http.request message has been given
+        self.start = None        # the http.response.start message, until its head is sent
+        self.head_sent = False
+        self.complete = False
+        self.gone = False
+        self.reader = None       # the future receive() waits on
+        self.flusher = None      # the future send() waits on
+        self.task = None
+
+    async def receive(self):
+        if not self.body_done and not self.gone:
+            if not self.has_body:
+                self.body_done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            got = _receive(self.id)
+            if got is None:
+                self.reader = fut = self.server.loop.create_future()
+                try:
+                    got = await fut
+                finally:
+                    self.reader = None
+            if got:
+                data, more = got
+                if not more:
+                    self.body_done = True
+                return {"type": "http.request", "body": data, "more_body": more}
+            self.gone = True
+        elif self.body_done and not self.gone and not self.complete:
+            # Nothing more to read: the next message is the client leaving (or the response ending).
+            self.reader = fut = self.server.loop.create_future()
+            try:
+                await fut
+            finally:
+                self.reader = None
+        return {"type": "http.disconnect"}
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self.start is not None or self.head_sent:
+                raise RuntimeError("Unexpected ASGI message 'http.response.start' sent, after response already started.")
+            self.start = message
+            return
+        if kind == "http.response.body":
+            if self.start is None and not self.head_sent:
+                raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, before 'http.response.start'.")
+            if self.complete:
+                raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
+            if self.gone:
+                raise ClientDisconnected("client disconnected")
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            start = self.start
+            if start is not None:
+                self.start = None
+                self.head_sent = True
+                headers = start.get("headers", ())
+                sent = _send(self.id, start["status"], headers if type(headers) is list else list(headers), body, more)
+            else:
+                sent = _send(self.id, None, None, body, more)
+            if not more:
+                self.complete = True
+                self.wake_reader(None)
+            if not sent:
+                self.flusher = fut = self.server.loop.create_future()
+                try:
+                    ok = await fut
+                finally:
+                    self.flusher = None
+                if not ok:
+                    self.gone = True
+                    raise ClientDisconnected("client disconnected")
+            return
+        raise RuntimeError("Unexpected ASGI message '%s' sent, for an HTTP connection." % kind)
+
+    def wake_reader(self, value):
+        fut = self.reader
+        if fut is not None and not fut.done():
+            fut.set_result(value)
+
+    def on_gone(self):
+        self.gone = True
+        self.wake_reader(False)
+        fut = self.flusher
+        if fut is not None and not fut.done():
+            fut.set_result(False)
+        self.server.cancel_later(self)
+
+    async def run(self, app):
+        outcome = FAIL
+        try:
+            await app(self.scope, self.receive, self.send)
+            if self.complete:
+                outcome = DONE
+            elif self.start is not None:
+                # A head and no body: an empty one ends the response.
+                start, self.start = self.start, None
+                self.head_sent = True
+                headers = start.get("headers", ())
+                _send(self.id, start["status"], headers if type(headers) is list else list(headers), b"", False)
+                outcome = DONE
+            elif not self.head_sent:
+                if not self.gone:
+                    _log(ERROR, "ASGI callable returned without starting response.")
+            else:
+                if not self.gone:
+                    _log(ERROR, "ASGI callable returned without completing response.")
+                outcome = ABORT
+        except asyncio.CancelledError:
+            outcome = ABORT if self.head_sent or self.gone else FAIL
+        except ClientDisconnected:
+            outcome = ABORT
+        except BaseException:
+            _log_exception("Exception in ASGI application")
+            outcome = ABORT if self.head_sent else FAIL
+        finally:
+            self.server.forget(self)
+            _complete(self.id, outcome)
+
+
+CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED = range(5)
+
+
+class WebSocketCycle:
+    """One WebSocket: the handshake waits for websocket.accept; messages queue as they come."""
+
+    __slots__ = ("server", "id", "scope", "state", "inbox", "waiter", "flusher", "task", "close_code",
+                 "rejecting", "head_sent", "complete")
+
+    def __init__(self, server, id, scope):
+        self.server = server
+        self.id = id
+        self.scope = scope
+        self.state = CONNECTING
+        self.inbox = collections.deque()
+        self.waiter = None
+        self.flusher = None
+        self.task = None
+        self.close_code = None
+        self.rejecting = None    # websocket.http.response.start, before its body
+        self.head_sent = False
+        self.complete = False
+
+    async def receive(self):
+        if self.state == CONNECTING:
+            self.state = HANDSHAKE
+            return {"type": "websocket.connect"}
+        while not self.inbox:
+            if self.close_code is not None:
+                return {"type": "websocket.disconnect", "code": self.close_code}
+            self.waiter = fut = self.server.loop.create_future()
+            try:
+                await fut
+            finally:
+                self.waiter = None
+        return self.inbox.popleft()
+
+    def push(self, message):
+        self.inbox.append(message)
+        self.wake()
+
+    def wake(self):
+        fut = self.waiter
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    async def _wait_flush(self):
+        self.flusher = fut = self.server.loop.create_future()
+        try:
+            return await fut
+        finally:
+            self.flusher = None
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "websocket.accept":
+            if self.state not in (CONNECTING, HANDSHAKE):
+                raise RuntimeError("Unexpected ASGI message 'websocket.accept' sent, after the handshake.")
+            headers = message.get("headers", ())
+            _ws_accept(self.id, message.get("subprotocol"), headers if type(headers) is list else list(headers))
+            self.head_sent = True
+            if not await self._wait_flush():
+                self.state = CLOSED
+                self.close_code = 1006
+                raise ClientDisconnected("client disconnected during the WebSocket handshake")
+            self.state = OPEN
+            return
+        if kind == "websocket.send":
+            if self.state != OPEN:
+                if self.state in (CLOSING, CLOSED):
+                    raise ClientDisconnected("the WebSocket is closed")
+                raise RuntimeError("Unexpected ASGI message 'websocket.send', before 'websocket.accept'.")
+            text = message.get("text")
+            if text is not None:
+                sent = _ws_send(self.id, text.encode("utf-8"), True)
+            else:
+                sent = _ws_send(self.id, message.get("bytes") or b"", False)
+            if not sent and not await self._wait_flush():
+                raise ClientDisconnected("the WebSocket is closed")
+            return
+        if kind == "websocket.close":
+            if self.state in (CONNECTING, HANDSHAKE):
+                # Closed before accepting: the handshake gets a 403 (spec 2.4).
+                self.head_sent = True
+                self.complete = True
+                _send(self.id, 403, [(b"content-type", b"text/plain"), (b"content-length", b"0")], b"", False)
+                self.state = CLOSED
+                self.close_code = message.get("code", 1000)
+                return
+            if self.state == OPEN:
+                self.state = CLOSING
+                _ws_close(self.id, message.get("code", 1000), message.get("reason") or "")
+            return
+        if kind == "websocket.http.response.start":
+            if self.state not in (CONNECTING, HANDSHAKE) or self.rejecting is not None:
+                raise RuntimeError("Unexpected ASGI message '%s' sent." % kind)
+            self.rejecting = message
+            return
+        if kind == "websocket.http.response.body":
+            start = self.rejecting
+            if start is None or self.complete:
+                raise RuntimeError("Unexpected ASGI message '%s' sent." % kind)
+            more = message.get("more_body", False)
+            if not self.head_sent:
+                self.head_sent = True
+                headers = start.get("headers", ())
+                sent = _send(self.id, start["status"], headers if type(headers) is list else list(headers),
+                             message.get("body", b""), more)
+            else:
+                sent = _send(self.id, None, None, message.get("body", b""), more)
+            if not more:
+                self.complete = True
+                self.state = CLOSED
+                self.close_code = 1000
+            if not sent and not await self._wait_flush():
+                raise ClientDisconnected("client disconnected")
+            return
+        raise RuntimeError("Unexpected ASGI message '%s' sent, for a WebSocket." % kind)
+
+    def on_flushed(self, ok):
+        fut = self.flusher
+        if fut is not None and not fut.done():
+            fut.set_result(ok)
+
+    def on_closed(self, code):
+        if self.close_code is None:
+            self.close_code = code
+        self.state = CLOSED
+        self.push({"type": "websocket.disconnect", "code": code})
+        self.on_flushed(False)
+        self.server.cancel_later(self)
+
+    def on_gone(self):
+        if self.state in (CONNECTING, HANDSHAKE):
+            self.on_closed(1006)
+
+    async def run(self, app):
+        outcome = FAIL
+        try:
+            await app(self.scope, self.receive, self.send)
+            if self.state in (CONNECTING, HANDSHAKE) and not self.head_sent:
+                # Returned without accepting: as a close before accept.
+                _send(self.id, 403, [(b"content-type", b"text/plain"), (b"content-length", b"0")], b"", False)
+                self.head_sent = True
+            outcome = DONE
+        except asyncio.CancelledError:
+            outcome = ABORT if self.head_sent else FAIL
+        except ClientDisconnected:
+            outcome = ABORT
+        except BaseException:
+            _log_exception("Exception in ASGI application")
+            outcome = ABORT if self.head_sent else FAIL
+        finally:
+            self.server.forget(self)
+            _complete(self.id, outcome)
+
+
+class Lifespan:
+    """The lifespan protocol (2.0) around serving: startup before the first request, shutdown after the last."""
+
+    def __init__(self, app, mode, loop):
+        self.app = app
+        self.mode = mode
+        self.loop = loop
+        self.state = {}
+        self.supported = mode != "off"
+        self.messages = asyncio.Queue()
+        self.startup_done = loop.create_future()
+        self.shutdown_done = loop.create_future()
+        self.task = None
+        self.failure = None
+
+    async def receive(self):
+        return await self.messages.get()
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
+            if not self.startup_done.done():
+                self.startup_done.set_result(message)
+        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            if not self.shutdown_done.done():
+                self.shutdown_done.set_result(message)
+        else:
+            raise RuntimeError("Unexpected ASGI message '%s' sent, for the lifespan." % kind)
+
+    async def main(self):
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
+        try:
+            await self.app(scope, self.receive, self.send)
+        except BaseException as exc:
+            if not self.startup_done.done():
+                self.failure = traceback.format_exc().rstrip("\n")
+                self.startup_done.set_result(None)
+            elif not self.shutdown_done.done():
+                _log_exception("Exception in 'lifespan' protocol")
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+        finally:
+            if not self.startup_done.done():
+                self.startup_done.set_result(None)
+            if not self.shutdown_done.done():
+                self.shutdown_done.set_result(None)
+
+    async def startup(self):
+        """True to serve; False when the app failed its startup (the worker exits 3)."""
+        if not self.supported:
+            return True
+        self.messages.put_nowait({"type": "lifespan.startup"})
+        self.task = self.loop.create_task(self.main())
+        message = await self.startup_done
+        if message is None:
+            # The app raised or returned on the lifespan scope without answering.
+            if self.mode == "on":
+                if self.failure:
+                    _log(ERROR, "Exception in 'lifespan' protocol\n%s" % self.failure)
+                _log(ERROR, "Application startup failed. Exiting.")
+                return False
+            self.supported = False
+            _log(INFO, "ASGI 'lifespan' protocol appears unsupported.")
+            return True
+        if message["type"] == "lifespan.startup.failed":
+            if message.get("message"):
+                _log(ERROR, message["message"])
+            _log(ERROR, "Application startup failed. Exiting.")
+            return False
+        return True
+
+    async def shutdown(self, timeout):
+        if not self.supported or self.task is None:
+            return
+        self.messages.put_nowait({"type": "lifespan.shutdown"})
+        try:
+            message = await asyncio.wait_for(asyncio.shield(self.shutdown_done), timeout)
+        except asyncio.TimeoutError:
+            _log(WARNING, "Lifespan shutdown did not finish within %.0f s" % timeout)
+            self.task.cancel()
+            return
+        if message is not None and message["type"] == "lifespan.shutdown.failed" and message.get("message"):
+            _log(ERROR, message["message"])
+
+
+class Server:
+    def __init__(self, app, loop, fd, lifespan, grace, graceful_timeout):
+        self.app = app
+        self.loop = loop
+        self.fd = fd
+        self.cycles = {}
+        self.lifespan = Lifespan(app, lifespan, loop)
+        self.grace = grace
+        self.graceful_timeout = graceful_timeout
+        self.stopping = loop.create_future()
+
+    def forget(self, cycle):
+        self.cycles.pop(cycle.id, None)
+
+    def cancel_later(self, cycle):
+        """The client left: the task has the grace period to finish (it got http.disconnect), then is cancelled."""
+        task = cycle.task
+        if task is None or task.done():
+            return
+        if self.grace <= 0:
+            task.cancel()
+        else:
+            self.loop.call_later(self.grace, task.cancel)
+
+    def wake(self):
+        """Takes the events the server posted; called by the loop when the eventfd is readable."""
+        cycles = self.cycles
+        for event in _drain():
+            kind = event[0]
+            if kind == REQUEST:
+                _, id, scope, has_body, websocket = event
+                if self.lifespan.supported:
+                    scope["state"] = self.lifespan.state.copy()
+                cycle = WebSocketCycle(self, id, scope) if websocket else HttpCycle(self, id, scope, has_body)
+                cycles[id] = cycle
+                cycle.task = self.loop.create_task(cycle.run(self.app))
+                continue
+            if kind == STOP:
+                if not self.stopping.done():
+                    self.stopping.set_result(None)
+                continue
+            cycle = cycles.get(event[1])
+            if cycle is None:
+                continue
+            if kind == BODY:
+                cycle.wake_reader(None if event[2] is None else (event[2], event[3]))
+                if event[2] is None:
+                    cycle.gone = True
+            elif kind == FLUSHED:
+                if type(cycle) is HttpCycle:
+                    fut = cycle.flusher
+                    if fut is not None and not fut.done():
+                        fut.set_result(event[2])
+                else:
+                    cycle.on_flushed(event[2])
+            elif kind == GONE:
+                cycle.on_gone()
+            elif kind == ACCEPTED:
+                cycle.on_flushed(event[2])
+            elif kind == MESSAGE:
+                data = event[2]
+                if type(data) is str:
+                    cycle.push({"type": "websocket.receive", "text": data})
+                else:
+                    cycle.push({"type": "websocket.receive", "bytes": data})
+            elif kind == CLOSED:
+                cycle.on_closed(event[2])
+
+    async def main(self):
+        if not await self.lifespan.startup():
+            return EXIT_BOOT_ERROR
+        self.loop.add_reader(self.fd, self.wake)
+        _ready()
+        self.wake()  # anything posted before the reader was added
+        await self.stopping
+        # The server has let connections finish within the graceful timeout: cancel what is left.
+        tasks = [c.task for c in list(self.cycles.values()) if c.task is not None and not c.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2)
+        self.loop.remove_reader(self.fd)
+        await self.lifespan.shutdown(max(self.graceful_timeout, 1))
+        return 0
+
+
+_loop_thread = None
+
+
+def loop_stack():
+    """The loop thread's stack, read from another thread (the --timeout watchdog's report)."""
+    frame = sys._current_frames().get(_loop_thread)
+    return "".join(traceback.format_stack(frame)).rstrip("\n") if frame is not None else "(no stack)"
+
+
+def new_loop(kind):
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def serve(app, fd, loop_kind, lifespan, grace, graceful_timeout):
+    """Runs the worker's event loop until the server posts STOP; returns the worker's exit code."""
+    global _loop_thread
+    import threading
+    _loop_thread = threading.get_ident()
+    loop = new_loop(loop_kind)
+    asyncio.set_event_loop(loop)
+    server = Server(app, loop, fd, lifespan, grace, graceful_timeout)
+    try:
+        return loop.run_until_complete(server.main())
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=1))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()

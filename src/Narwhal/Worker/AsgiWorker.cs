@@ -1,0 +1,147 @@
+using Narwhal.Asgi;
+using Narwhal.Http;
+using Narwhal.Logging;
+using Narwhal.Posix;
+using Narwhal.Python;
+using Narwhal.Settings;
+using Narwhal.Supervision;
+
+namespace Narwhal.Worker;
+
+/// <summary>
+/// The asgi worker's life. The main thread, which started Python, runs the event loop; a
+/// control thread beats the heartbeat, watches the signals and the loop's pulse, starts
+/// Kestrel once lifespan startup is done, and drains and stops it. The control thread never
+/// enters Python except through the hooks (the loop releases the GIL while it waits).
+/// </summary>
+internal static class AsgiWorker
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
+
+    public static int Run(Config config, WorkerHandoff handoff, Heartbeat heartbeat, StopSignals signals, RequestRules rules,
+        RequestRecorder recorder)
+    {
+        var pid = Environment.ProcessId;
+        var options = AsgiOptions.From(config);
+        using var server = new AsgiServer(options);
+        AsgiRuntime runtime;
+        try
+        {
+            var (python, sysPath, argv) = WorkerProcess.AppEnvironment(config);
+            runtime = AsgiRuntime.Start(python, argv, sysPath, config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), server);
+        }
+        catch (PythonNotUsableException e)
+        {
+            ErrorLog.Error(e.Message);
+            return Program.ExitWorkerBootError;
+        }
+        catch (AppLoadException e)
+        {
+            if (e.Traceback != null) ErrorLog.Error($"Exception in worker process\n{e.Traceback}");
+            ErrorLog.Error(e.Message);
+            return Program.ExitAppLoadError;
+        }
+        WorkerHooks.Call("post_worker_init");
+
+        var state = new WorkerStatus(heartbeat, TimeProvider.System, () => server.InFlight);
+        var maxRequests = config.Get(ProcessSettings.MaxRequests);
+        if (maxRequests > 0)
+        {
+            server.RequestLimit = maxRequests + Random.Shared.Next(0, config.Get(ProcessSettings.MaxRequestsJitter) + 1);
+            server.RequestLimitReached = () =>
+            {
+                ErrorLog.Info("Autorestarting worker after current request.");
+                state.RequestReplacement();
+            };
+        }
+        var drain = new DrainSignal();
+        if (WorkerProcess.CreateHost(config, handoff, rules, new OpenGate()) is not { } host) return Program.ExitWorkerBootError;
+        using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(config, state.RequestReplacement) : null;
+        var admission = new Admission(drain, config.Get(SecuritySettings.BodyBufferSize), rules, recorder);
+
+        var loopDone = new ManualResetEventSlim(false);
+        var control = new Thread(() => Control(config, handoff, signals, server, runtime, host, admission, state, loopDone))
+        {
+            IsBackground = true, Name = "asgi-control",
+        };
+        control.Start();
+        var code = runtime.Serve();
+        loopDone.Set();
+        control.Join(TimeSpan.FromSeconds(5));
+        if (code != 0) return code == Program.ExitWorkerBootError ? Program.ExitWorkerBootError : code;
+        ErrorLog.Info($"Worker exiting (pid: {pid})");
+        WorkerHooks.Call("worker_exit");
+        host.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(1));
+        runtime.Shutdown();
+        return Program.ExitOk;
+    }
+
+    private static void Control(Config config, WorkerHandoff handoff, StopSignals signals, AsgiServer server, AsgiRuntime runtime,
+        KestrelHost host, Admission admission, WorkerStatus state, ManualResetEventSlim loopDone)
+    {
+        // Lifespan startup first: the worker accepts only once the app is ready (or not at all).
+        while (!server.WaitReady(Tick))
+        {
+            if (loopDone.IsSet) return;
+            state.Beat(server.Handled);
+        }
+        host.StartAsync(new AsgiHttpApplication(server, admission), CancellationToken.None).GetAwaiter().GetResult();
+        state.Set(WorkerState.Serving, server.Handled);
+
+        var timeout = TimeSpan.FromSeconds(config.Get(ProcessSettings.Timeout));
+        var stop = Watch(handoff, signals, server, state, timeout, loopDone);
+        admission.Drain.Set();
+        if (stop == StopKind.TimedOut)
+        {
+            ErrorLog.Error($"The event loop has not run for {server.SinceLastDrain.TotalSeconds:0.0} s, past the {timeout.TotalSeconds:0} s timeout " +
+                "(a blocking call in a coroutine?): this worker exits and is replaced");
+            if (runtime.LoopStack(TimeSpan.FromSeconds(2)) is { } stack) ErrorLog.Error($"The event loop is at:\n{stack}");
+            state.Set(WorkerState.TimedOut, server.Handled);
+            WorkerHooks.CallBounded("worker_abort", TimeSpan.FromSeconds(2));
+            ErrorLog.Info($"Worker exiting (pid: {Environment.ProcessId})");
+            WorkerProcess._exit(1);
+        }
+        host.StopAccepting(takeBacklog: true);
+        var quick = stop == StopKind.Quick;
+        if (quick) WorkerHooks.CallBounded("worker_int", TimeSpan.FromSeconds(2));
+        else
+        {
+            // HTTP requests finish; WebSockets have until --graceful-timeout to end by
+            // themselves, then get 1012 "service restart".
+            var deadline = WorkerProcess.GraceDeadline(config);
+            while (host.OpenConnections > 0 && !deadline.HasPassed(TimeProvider.System) && !loopDone.IsSet)
+            {
+                state.Beat(server.Handled);
+                server.Ping();
+                Thread.Sleep(50);
+            }
+        }
+        server.CloseWebSockets(1012, "service restart");
+        using (var now = new CancellationTokenSource(quick ? TimeSpan.Zero : TimeSpan.FromSeconds(1)))
+            host.StopAsync(now.Token).Wait(TimeSpan.FromSeconds(quick ? 0.5 : 2));
+        // The loop cancels what still runs, runs lifespan shutdown, and returns on the main thread.
+        server.Stop();
+        while (!loopDone.Wait(Tick)) state.Beat(server.Handled);
+    }
+
+    /// <summary>Beats the heartbeat and pings the loop until something ends the worker, and says what.</summary>
+    private static StopKind Watch(WorkerHandoff handoff, StopSignals signals, AsgiServer server, WorkerStatus state, TimeSpan timeout,
+        ManualResetEventSlim loopDone)
+    {
+        while (true)
+        {
+            var signal = signals.Wait(Tick);
+            if (signal != StopKind.None) return signal;
+            if (loopDone.IsSet) return StopKind.Quick;
+            if (Unix.ParentPid() != handoff.MasterPid)
+            {
+                ErrorLog.Info($"Parent changed, shutting down: worker {Environment.ProcessId}");
+                return StopKind.Graceful;
+            }
+            // A loop that takes its pings is alive, however many coroutines sleep on it.
+            if (timeout > TimeSpan.Zero && server.SinceLastDrain > timeout) return StopKind.TimedOut;
+            server.Ping();
+            state.Beat(server.Handled);
+        }
+    }
+}
