@@ -19,7 +19,10 @@ GOLDEN = json.loads((Path(__file__).parent / "golden" / "gunicorn_settings.json"
 
 # Settings Narwhal adds to Gunicorn's.
 NARWHAL_ONLY = {"python", "metrics_bind", "header_timeout", "body_min_rate", "body_buffer_size", "kestrel_log_level",
-                "access_log_json", "access_log_json_fields"}
+                "max_worker_rss", "access_log_json", "access_log_json_fields",
+                # the ASGI worker's (-k asgi, src/Narwhal/Settings/AsgiSettings.cs)
+                "asgi_loop", "asgi_lifespan", "asgi_disconnect_grace_period", "root_path",
+                "ws_max_size", "ws_ping_interval", "ws_ping_timeout"}
 
 # Defaults that differ from Gunicorn's on purpose (or depend on the machine), with the reason.
 DELIBERATE_DEFAULTS = {
@@ -189,7 +192,7 @@ def test_missing_explicit_config_file_is_an_error(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["-k", "gevent"], "worker_class = gevent: Narwhal serves WSGI apps with its own threaded worker"),
+    (["-k", "gevent"], "worker_class = gevent: Narwhal serves WSGI apps with its threaded worker"),
     (["--certfile", "x.pem"], "certfile = x.pem: 'x.pem' does not exist"),
     (["--paste", "development.ini"], "paste = development.ini: Narwhal does not load PasteDeploy"),
     (["--permit-unconventional-http-version"], "permit_unconventional_http_version = True: Kestrel, which parses HTTP for Narwhal, speaks HTTP/1.0 and 1.1 only"),

@@ -45,6 +45,13 @@ internal sealed partial class Arbiter
     private void CheckWorkers()
     {
         foreach (var w in _workers) Check(w);
+        var limit = _config.Get(ProcessSettings.MaxWorkerRss);
+        foreach (var (w, rss) in _rssLimit.Exceeded(_workers, limit))
+        {
+            ErrorLog.Info($"Worker (pid:{w.Pid}) exceeded max-worker-rss ({RssLimit.ToMiB(rss)} MiB > {limit} MiB), replacing it");
+            _metrics.ReplacedForMemory();
+            Retire(w, now: false);
+        }
     }
 
     private void Check(ChildWorker w, bool exited = false)

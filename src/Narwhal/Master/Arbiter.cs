@@ -19,7 +19,7 @@ internal sealed class HaltException(string reason, int exitCode) : Exception(rea
 /// processes of this binary (.NET cannot fork) that inherit the sockets by descriptor.
 /// Everything here runs on one thread, the main loop; signals and child exits are queued to it.
 /// This file: start-up, the loop and the stop. Arbiter.Workers.cs keeps the worker count,
-/// Arbiter.Signals.cs answers signals; WorkerSpawner, WorkerMetrics and Reexec (USR2) are
+/// Arbiter.Signals.cs answers signals; WorkerSpawner, WorkerMetrics, RssLimit and Reexec (USR2) are
 /// classes of their own, each with the little state it needs.
 /// </summary>
 internal sealed partial class Arbiter
@@ -34,6 +34,7 @@ internal sealed partial class Arbiter
     private readonly MasterSignals _signals = new();
     private readonly WorkerSpawner _spawner;
     private readonly WorkerMetrics _metrics;
+    private readonly RssLimit _rssLimit;
     private readonly Reexec _reexec;
     private readonly List<ChildWorker> _workers = [];
     private Config _config;
@@ -54,6 +55,7 @@ internal sealed partial class Arbiter
         var startDirectory = Directory.GetCurrentDirectory();
         _spawner = new WorkerSpawner(_executable, startDirectory, args, _time, _signals.Wake, age => Hook(HookSettings.PreFork.Name, age));
         _metrics = new WorkerMetrics(_time);
+        _rssLimit = new RssLimit(_time);
         _reexec = new Reexec(_executable, startDirectory, args, _signals.Wake);
     }
 

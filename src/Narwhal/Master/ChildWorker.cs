@@ -32,6 +32,9 @@ internal sealed class ChildWorker(Process process, Heartbeat heartbeat, int age)
     /// <summary>The worker's count of replacement requests last acted on.</summary>
     public int SeenReplaceRequests { get; set; }
 
+    /// <summary>--max-worker-rss: the master's checks in a row that found it over the limit.</summary>
+    public int RssChecksOver { get; set; }
+
     public void Dispose()
     {
         Heartbeat.Dispose();

@@ -6,8 +6,9 @@ namespace Narwhal.Master;
 
 /// <summary>
 /// The master's sum of its workers' figures: the --metrics-bind page (every live worker's
-/// counters, read from its heartbeat file, plus those of workers gone, and the restarts) and
-/// Gunicorn's gunicorn.workers statsd gauge. Runs on the arbiter's loop thread.
+/// counters, read from its heartbeat file, plus those of workers gone, and the restarts),
+/// Gunicorn's gunicorn.workers statsd gauge, and the --max-worker-rss replacements (both).
+/// Runs on the arbiter's loop thread.
 /// </summary>
 internal sealed class WorkerMetrics(TimeProvider time) : IDisposable
 {
@@ -16,6 +17,7 @@ internal sealed class WorkerMetrics(TimeProvider time) : IDisposable
     private readonly MetricsSnapshot _exited = new();
     private readonly byte[] _block = new byte[RequestMetrics.BlockSize];
     private long _restarts;
+    private long _rssReplacements;
     private Deadline _nextGauge;
 
     /// <summary>Serves the page at <paramref name="bind"/> (a SocketException if it cannot).</summary>
@@ -29,7 +31,7 @@ internal sealed class WorkerMetrics(TimeProvider time) : IDisposable
         total.Add(_exited);
         foreach (var w in workers)
             if (w.Heartbeat.ReadMetrics(_block)) total.Add(_block);
-        _endpoint.Update(total, workers.Count, _restarts);
+        _endpoint.Update(total, workers.Count, _restarts, _rssReplacements);
     }
 
     /// <summary>Keeps what a worker counted before it exited (its heartbeat still open); a restart unless the master is stopping.</summary>
@@ -37,6 +39,13 @@ internal sealed class WorkerMetrics(TimeProvider time) : IDisposable
     {
         if (_endpoint != null && w.Heartbeat.ReadMetrics(_block)) _exited.Add(_block, includeInFlight: false);
         if (restart) _restarts++;
+    }
+
+    /// <summary>A worker retired for --max-worker-rss (Narwhal's own counter, so outside Gunicorn's gunicorn.* names).</summary>
+    public void ReplacedForMemory()
+    {
+        _rssReplacements++;
+        Statsd.Current?.Increment("narwhal.worker.rss_replacements");
     }
 
     /// <summary>Gunicorn's gunicorn.workers gauge, at most once a second.</summary>

@@ -10,7 +10,7 @@ namespace Narwhal.Metrics;
 /// <summary>
 /// --metrics-bind: the master serves <c>GET /metrics</c> in Prometheus' text format on its
 /// own socket (never the app's): requests by status class, a latency histogram, requests in
-/// flight, workers and worker restarts, summed over every worker this master ran. The
+/// flight, workers, worker restarts and --max-worker-rss replacements, summed over every worker this master ran. The
 /// arbiter loop refreshes the page each tick; this thread only sends the latest one.
 /// </summary>
 internal sealed class PrometheusEndpoint : IDisposable
@@ -48,7 +48,7 @@ internal sealed class PrometheusEndpoint : IDisposable
         return new PrometheusEndpoint(socket);
     }
 
-    public void Update(MetricsSnapshot total, int workers, long restarts)
+    public void Update(MetricsSnapshot total, int workers, long restarts, long rssReplacements)
     {
         var sb = new StringBuilder(2048);
         sb.Append("# HELP narwhal_requests_total Requests answered, by status class.\n# TYPE narwhal_requests_total counter\n");
@@ -70,6 +70,8 @@ internal sealed class PrometheusEndpoint : IDisposable
         sb.Append(CultureInfo.InvariantCulture, $"narwhal_workers {workers}\n");
         sb.Append("# HELP narwhal_worker_restarts_total Worker processes that exited and were replaced or retired.\n# TYPE narwhal_worker_restarts_total counter\n");
         sb.Append(CultureInfo.InvariantCulture, $"narwhal_worker_restarts_total {restarts}\n");
+        sb.Append("# HELP narwhal_worker_rss_replacements_total Workers replaced for staying above --max-worker-rss.\n# TYPE narwhal_worker_rss_replacements_total counter\n");
+        sb.Append(CultureInfo.InvariantCulture, $"narwhal_worker_rss_replacements_total {rssReplacements}\n");
         _page = sb.ToString();
     }
 

@@ -43,6 +43,14 @@ internal static class ProcessSettings
         Desc = "Adds a random 0..INT to max_requests per worker, so workers do not all restart at once.",
     });
 
+    public static readonly Setting<int> MaxWorkerRss = SettingsRegistry.Add(new Setting<int>
+    {
+        Name = "max_worker_rss", Section = Sections.WorkerProcesses, Cli = ["--max-worker-rss"], Meta = "MiB",
+        Default = () => 0, Validate = Validators.NonNegativeInt,
+        Desc = "A worker whose resident memory stays above this many MiB (two checks a second apart) is replaced, a replacement starting first. 0 disables it.",
+        Narwhal = "Narwhal only, as uWSGI's reload-on-rss and Granian's --workers-max-rss. The master reads each worker's RSS from /proc, so a stuck worker is replaced too. Set it above what a worker takes once the app is loaded.",
+    });
+
     public static readonly Setting<int> Backlog = SettingsRegistry.Add(new Setting<int>
     {
         Name = "backlog", Section = Sections.ServerSocket, Cli = ["--backlog"], Meta = "INT",
