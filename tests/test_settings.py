@@ -20,8 +20,7 @@ GOLDEN = json.loads((Path(__file__).parent / "golden" / "gunicorn_settings.json"
 # Settings Narwhal adds to Gunicorn's.
 NARWHAL_ONLY = {"python", "metrics_bind", "header_timeout", "body_min_rate", "body_buffer_size", "kestrel_log_level",
                 "max_worker_rss", "access_log_json", "access_log_json_fields",
-                # the ASGI worker's (-k asgi, src/Narwhal/Settings/AsgiSettings.cs)
-                "asgi_loop", "asgi_lifespan", "asgi_disconnect_grace_period", "root_path",
+                # the asgi worker's WebSocket limits, uvicorn's flags (src/Narwhal/Settings/AsgiSettings.cs)
                 "ws_max_size", "ws_ping_interval", "ws_ping_timeout"}
 
 # Defaults that differ from Gunicorn's on purpose (or depend on the machine), with the reason.
