@@ -123,6 +123,21 @@ def test_server_close_with_code_and_reason(ws):
     assert run(go()) == (4001, "done")
 
 
+def test_server_close_ends_the_tcp_connection_after_the_clients_reply(ws):
+    """websocket.close, the client answers with its close frame and keeps the TCP connection:
+    the server closes it (RFC 6455 7.1.1), with a FIN, not leaving it open."""
+    c = RawWebSocket(ws.port, "/server-close")
+    c.sock.settimeout(5)
+    opcode, payload = c.read_frame()
+    assert opcode == 0x8 and payload[:2] == (4001).to_bytes(2, "big")
+    c.send_frame(0x8, payload[:2])
+    began = time.monotonic()
+    with pytest.raises(EOFError):  # a reset or a timeout would be another exception
+        c.read_frame()
+    assert time.monotonic() - began < 2
+    c.close()
+
+
 def test_app_raising_after_accept_closes_the_socket_and_the_worker_lives(ws):
     """An exception after accept: the connection ends (1011 or dropped: 1006, as uvicorn), the
     traceback is logged, the worker serves the next connection."""

@@ -262,8 +262,7 @@ internal sealed class AsgiCycle(Exchange exchange, LoopInbox inbox, bool webSock
             await Task.Delay(20);
             waited += 20;
         }
-        // Kestrel would go on reading the upgraded connection until the client closes it.
-        Exchange.AbortConnection();
+        // Disposing the socket ends the connection: Kestrel would go on reading it until the client closes it.
         socket.Abort();
         socket.Dispose();
     }

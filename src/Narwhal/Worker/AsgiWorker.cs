@@ -108,11 +108,20 @@ internal static class AsgiWorker
         if (quick) WorkerHooks.CallBounded("worker_int", TimeSpan.FromSeconds(2));
         else
         {
-            // HTTP requests finish; WebSockets have until --graceful-timeout to end by
-            // themselves, then get 1012 "service restart".
+            // HTTP requests finish; WebSockets have until shortly before --graceful-timeout
+            // to end by themselves, then get 1012 "service restart". The master kills this
+            // worker at the timeout itself: the close handshake must fit before it.
+            var grace = TimeSpan.FromSeconds(config.Get(ProcessSettings.GracefulTimeout));
             var deadline = WorkerProcess.GraceDeadline(config);
+            var closeWebSockets = Deadline.After(grace - TimeSpan.FromSeconds(Math.Min(1, grace.TotalSeconds / 2)), TimeProvider.System);
+            var closing = false;
             while (host.OpenConnections > 0 && !deadline.HasPassed(TimeProvider.System) && !loopDone.IsSet)
             {
+                if (!closing && closeWebSockets.HasPassed(TimeProvider.System))
+                {
+                    closing = true;
+                    server.CloseWebSockets(1012, "service restart");
+                }
                 state.Beat(server.Handled);
                 server.Ping();
                 Thread.Sleep(50);

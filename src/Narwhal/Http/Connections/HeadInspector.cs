@@ -32,7 +32,7 @@ internal sealed class HeadInspector(ConnectionDelegate next, RequestRules rules)
             framer.SwitchProtocols();
             // Bytes held back as a head not yet whole go on now: the pump reads them again.
             transport.Input.CancelPendingRead();
-        });
+        }, transport.Input.CancelPendingRead);
         context.Features.Set(upgrade);
         var pump = PumpAsync(transport.Input, rewritten.Writer, framer, upgrade);
         try
@@ -42,9 +42,8 @@ internal sealed class HeadInspector(ConnectionDelegate next, RequestRules rules)
         finally
         {
             context.Transport = transport;
-            upgrade.Finish();
             await rewritten.Reader.CompleteAsync();
-            transport.Input.CancelPendingRead();
+            upgrade.End();
             await pump;
         }
     }
@@ -78,9 +77,10 @@ internal sealed class HeadInspector(ConnectionDelegate next, RequestRules rules)
 
 /// <summary>
 /// A connection feature: the exchange calls <see cref="Switch"/> as it answers 101, so the head
-/// inspector stops framing HTTP on a connection that no longer carries it.
+/// inspector stops framing HTTP on a connection that no longer carries it, and <see cref="End"/>
+/// when the new protocol's session is over.
 /// </summary>
-internal sealed class ProtocolSwitch(Action onSwitch)
+internal sealed class ProtocolSwitch(Action onSwitch, Action stopPump)
 {
     private volatile bool _switched;
     private volatile bool _finished;
@@ -90,7 +90,17 @@ internal sealed class ProtocolSwitch(Action onSwitch)
     /// <summary>The connection is over: the pump stops at its next (cancelled) read.</summary>
     public bool Finished => _finished;
 
-    public void Finish() => _finished = true;
+    /// <summary>
+    /// Stops the pump, which completes the input Kestrel reads: Kestrel then ends the
+    /// connection as when a client closes it, and the transport closes the socket with a FIN.
+    /// An upgraded connection has no other way to end gracefully: Kestrel reads it until
+    /// its input ends, and the connection's abort resets it.
+    /// </summary>
+    public void End()
+    {
+        _finished = true;
+        stopPump();
+    }
 
     public void Switch()
     {

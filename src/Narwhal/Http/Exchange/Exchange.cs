@@ -73,13 +73,13 @@ internal abstract class Exchange
     /// <summary>Fires when the client is gone.</summary>
     public abstract CancellationToken ClientGone { get; }
 
-    /// <summary>Ends the connection at once (a WebSocket whose session is over: no HTTP follows on it).</summary>
-    public abstract void AbortConnection();
-
     /// <summary>A WebSocket handshake (RFC 6455 over HTTP/1.1) that this exchange can accept.</summary>
     public abstract bool IsWebSocketRequest { get; }
 
-    /// <summary>Answers the handshake with 101 (and <paramref name="headers"/>) and gives the WebSocket over the connection.</summary>
+    /// <summary>
+    /// Answers the handshake with 101 (and <paramref name="headers"/>) and gives the WebSocket
+    /// over the connection; disposing the WebSocket ends the connection (no HTTP follows on it).
+    /// </summary>
     public abstract Task<System.Net.WebSockets.WebSocket> AcceptWebSocketAsync(string? subprotocol,
         IReadOnlyList<KeyValuePair<string, string>> headers, System.Net.WebSockets.WebSocketCreationOptions options);
 

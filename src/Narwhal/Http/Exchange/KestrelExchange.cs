@@ -383,7 +383,24 @@ internal sealed class KestrelExchange : Exchange
         var stream = await upgrade.UpgradeAsync();
         options.IsServer = true;
         options.SubProtocol = subprotocol;
-        return System.Net.WebSockets.WebSocket.CreateFromStream(stream, options);
+        // The socket's end (its close, its keep-alive timeout, an abort) is the connection's.
+        System.Net.WebSockets.WebSocket? socket = null;
+        socket = System.Net.WebSockets.WebSocket.CreateFromStream(new UpgradedStream(stream, () => EndUpgraded(socket)), options);
+        return socket;
+    }
+
+    /// <summary>
+    /// After the closing handshake the client has read our close frame: a FIN ends the
+    /// connection (RFC 6455 7.1.1, the server closes TCP first). A session that failed (a ping
+    /// unanswered, a close not answered, an abort) is reset: its peer may not be reading, and
+    /// a graceful close would wait on it.
+    /// </summary>
+    private void EndUpgraded(System.Net.WebSockets.WebSocket? socket)
+    {
+        if (socket?.State == System.Net.WebSockets.WebSocketState.Closed && _features.Get<ProtocolSwitch>() is { } upgrade)
+            upgrade.End();
+        else
+            AbortConnection();
     }
 
     /// <summary>RFC 6455 4.2.2: base64(SHA-1(key + GUID)).</summary>
@@ -555,7 +572,7 @@ internal sealed class KestrelExchange : Exchange
     private void Abort() => _features.Get<IHttpRequestLifetimeFeature>()?.Abort();
 
     /// <summary>The connection itself: after an upgrade, Kestrel's request-level abort no longer ends it.</summary>
-    public override void AbortConnection()
+    private void AbortConnection()
     {
         if (_features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeFeature>() is { } connection) connection.Abort();
         else Abort();
