@@ -91,6 +91,10 @@ def test_prefixes_from_the_command_line_and_the_environment(args, values):
 
 AMBIGUOUS = re.compile(r"(\w+): error: ambiguous option: (\S+) could match (.*)")
 
+# Flags of settings Gunicorn 20.1 does not have, that an abbreviation may also match.
+NARWHAL_ONLY_FLAGS = {"--ws-max-size", "--ws-ping-interval", "--ws-ping-timeout", "--max-worker-rss",
+                      "--asgi-loop", "--asgi-lifespan", "--asgi-disconnect-grace-period"}
+
 
 @pytest.mark.parametrize("args", [["--worker=3"], ["--w", "3"], ["--max-req", "5"]])
 def test_an_ambiguous_prefix_is_refused_as_gunicorn_refuses_it(tmp_path, args):
@@ -102,7 +106,10 @@ def test_an_ambiguous_prefix_is_refused_as_gunicorn_refuses_it(tmp_path, args):
     ours, theirs = AMBIGUOUS.search(r.stderr), AMBIGUOUS.search(g.stderr)
     assert ours and theirs, (r.stderr, g.stderr)
     assert ours.group(1, 2) == ("narwhal", args[0]) and theirs.group(1, 2) == ("gunicorn", args[0])
-    assert set(ours.group(3).split(", ")) == set(theirs.group(3).split(", "))
+    # Gunicorn's candidates, plus the flags Narwhal adds that share the prefix (Debian's
+    # Gunicorn 20.1 has none of them).
+    added = {f for f in NARWHAL_ONLY_FLAGS if f.startswith(args[0].split("=")[0])}
+    assert set(ours.group(3).split(", ")) == set(theirs.group(3).split(", ")) | added
 
 
 def test_help_and_version():
