@@ -30,30 +30,15 @@ internal static class AsgiWorker
             var (python, sysPath, argv) = WorkerProcess.AppEnvironment(config);
             runtime = AsgiRuntime.Start(python, argv, sysPath, config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), server);
         }
-        catch (PythonNotUsableException e)
+        catch (Exception e) when (e is PythonNotUsableException or AppLoadException)
         {
-            ErrorLog.Error(e.Message);
-            return Program.ExitWorkerBootError;
-        }
-        catch (AppLoadException e)
-        {
-            if (e.Traceback != null) ErrorLog.Error($"Exception in worker process\n{e.Traceback}");
-            ErrorLog.Error(e.Message);
-            return Program.ExitAppLoadError;
+            return WorkerProcess.AppLoadFailed(e);
         }
         WorkerHooks.Call("post_worker_init");
 
         var state = new WorkerStatus(heartbeat, TimeProvider.System, () => server.InFlight);
-        var maxRequests = config.Get(ProcessSettings.MaxRequests);
-        if (maxRequests > 0)
-        {
-            server.RequestLimit = maxRequests + Random.Shared.Next(0, config.Get(ProcessSettings.MaxRequestsJitter) + 1);
-            server.RequestLimitReached = () =>
-            {
-                ErrorLog.Info("Autorestarting worker after current request.");
-                state.RequestReplacement();
-            };
-        }
+        server.RequestLimit = WorkerProcess.RequestLimit(config);
+        server.RequestLimitReached = WorkerProcess.ReplaceAtLimit(state);
         var drain = new DrainSignal();
         var gate = new ConnectionsGate(config.Get(CompatSettings.WorkerConnections));
         if (WorkerProcess.CreateHost(config, handoff, rules, gate) is not { } host) return Program.ExitWorkerBootError;

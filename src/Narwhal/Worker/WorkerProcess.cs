@@ -62,16 +62,8 @@ internal static partial class WorkerProcess
 
         var python = new PythonThreads(runtime, threads);
         var state = new WorkerStatus(heartbeat, TimeProvider.System, () => python.InFlight);
-        var maxRequests = config.Get(ProcessSettings.MaxRequests);
-        if (maxRequests > 0)
-        {
-            python.RequestLimit = maxRequests + Random.Shared.Next(0, config.Get(ProcessSettings.MaxRequestsJitter) + 1);
-            python.RequestLimitReached = () =>
-            {
-                ErrorLog.Info("Autorestarting worker after current request.");
-                state.RequestReplacement();
-            };
-        }
+        python.RequestLimit = RequestLimit(config);
+        python.RequestLimitReached = ReplaceAtLimit(state);
 
         var drain = new DrainSignal();
         if (CreateHost(config, handoff, rules, python) is not { } host) return Program.ExitWorkerBootError;
@@ -233,18 +225,33 @@ internal static partial class WorkerProcess
             runtime = LoadApp(config, rules, loggedKeys);
             return Program.ExitOk;
         }
-        catch (PythonNotUsableException e)
+        catch (Exception e) when (e is PythonNotUsableException or AppLoadException)
         {
-            ErrorLog.Error(e.Message);
-            return Program.ExitWorkerBootError;
-        }
-        catch (AppLoadException e)
-        {
-            if (e.Traceback != null) ErrorLog.Error($"Exception in worker process\n{e.Traceback}");
-            ErrorLog.Error(e.Message);
-            return Program.ExitAppLoadError;
+            return AppLoadFailed(e);
         }
     }
+
+    /// <summary>Logs why the app could not load; Gunicorn's exit code (3 no usable Python, 4 app load).</summary>
+    internal static int AppLoadFailed(Exception e)
+    {
+        if (e is AppLoadException { Traceback: { } traceback }) ErrorLog.Error($"Exception in worker process\n{traceback}");
+        ErrorLog.Error(e.Message);
+        return e is PythonNotUsableException ? Program.ExitWorkerBootError : Program.ExitAppLoadError;
+    }
+
+    /// <summary>--max-requests with its jitter, drawn once for this worker; 0 for no limit.</summary>
+    internal static long RequestLimit(Config config)
+    {
+        var max = config.Get(ProcessSettings.MaxRequests);
+        return max > 0 ? max + Random.Shared.Next(0, config.Get(ProcessSettings.MaxRequestsJitter) + 1) : 0;
+    }
+
+    /// <summary>What a worker does on reaching its request limit: asks the master for its replacement.</summary>
+    internal static Action ReplaceAtLimit(WorkerStatus state) => () =>
+    {
+        ErrorLog.Info("Autorestarting worker after current request.");
+        state.RequestReplacement();
+    };
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
 
