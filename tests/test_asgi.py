@@ -281,6 +281,22 @@ def test_app_returning_without_a_response_gets_500(raw):
     assert requests.get(raw.url("/pid")).ok
 
 
+def test_the_head_goes_out_when_the_app_waits_before_its_body(raw):
+    """http.response.start then a long wait (server-sent events): the client has the status and
+    headers at once, not with the first body."""
+    with raw.connect(timeout=5) as s:
+        began = time.monotonic()
+        s.sendall(b"GET /head-first?delay=1.5 HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(65536)
+            assert chunk, head
+            head += chunk
+        arrived = time.monotonic() - began
+    assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head.lower()
+    assert arrived < 1.0, "the head came with the body, %.2f s after the request" % arrived
+
+
 def test_app_raising_after_the_response_started_closes_the_connection(raw):
     """An exception after http.response.start: the response cannot be changed, so the
     connection is closed before the chunked body's end; the traceback is logged; the worker

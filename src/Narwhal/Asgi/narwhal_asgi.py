@@ -94,6 +94,9 @@ class HttpCycle:
             if self.start is not None or self.head_sent:
                 raise RuntimeError("Unexpected ASGI message 'http.response.start' sent, after response already started.")
             self.start = message
+            # Sent with the first body when that comes in the same step (one write, and a
+            # Content-Length for a whole body); sent alone if the app waits first.
+            self.server.loop.call_soon(self.send_head)
             return
         if kind == "http.response.body":
             if self.start is None and not self.head_sent:
@@ -102,6 +105,8 @@ class HttpCycle:
                 raise RuntimeError("Unexpected ASGI message 'http.response.body' sent, after response already completed.")
             if self.gone:
                 raise ClientDisconnected("client disconnected")
+            if self.flusher is not None:
+                await self.flushed()  # the head sent alone is still going out
             body = message.get("body", b"")
             more = message.get("more_body", False)
             start = self.start
@@ -118,16 +123,39 @@ class HttpCycle:
                 self.complete = True
                 self.wake_reader(None)
             if not sent:
-                self.flusher = fut = self.server.loop.create_future()
-                try:
-                    ok = await fut
-                finally:
-                    self.flusher = None
-                if not ok:
-                    self.gone = True
-                    raise ClientDisconnected("client disconnected")
+                self.flusher = self.server.loop.create_future()
+                await self.flushed()
             return
         raise RuntimeError("Unexpected ASGI message '%s' sent, for an HTTP connection." % kind)
+
+    async def flushed(self):
+        """Waits for the flush under way; ClientDisconnected if the client left meanwhile."""
+        try:
+            ok = await self.flusher
+        finally:
+            self.flusher = None
+        if not ok:
+            self.gone = True
+            raise ClientDisconnected("client disconnected")
+
+    def send_head(self):
+        """The loop's next turn after http.response.start: the head goes out if no body came with it."""
+        start = self.start
+        if start is None or self.complete or self.gone or self.id not in self.server.cycles:
+            return  # sent with its body, or the app is done with the request
+        headers = start.get("headers", ())
+        try:
+            sent = _send(self.id, start["status"], headers if type(headers) is list else list(headers), b"", True)
+        except ClientDisconnected:
+            self.gone = True
+            return
+        except Exception:
+            return  # bad headers: the app's next send() raises it, where the app can see it
+        self.start = None
+        self.head_sent = True
+        self.status = start
+        if not sent:
+            self.flusher = self.server.loop.create_future()
 
     def wake_reader(self, value):
         fut = self.reader

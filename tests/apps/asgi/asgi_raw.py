@@ -119,6 +119,12 @@ async def app(scope, receive, send):
                   "more_body_then_final": all(flags[:-1]) and not flags[-1]}
         return await send_simple(send, 200, json.dumps(report).encode(), b"application/json")
 
+    if path == "/head-first":
+        # The head, then a long wait before the first body (server-sent events do this).
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await asyncio.sleep(float(q.get("delay", 1.5)))
+        return await send({"type": "http.response.body", "body": b"data: late\n\n"})
+
     if path == "/stream":
         n, delay = int(q.get("n", 3)), float(q.get("delay", 0.2))
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
