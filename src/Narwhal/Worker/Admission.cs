@@ -39,7 +39,16 @@ internal sealed class Admission(DrainSignal drain, int bodyBufferSize, RequestRu
             // Gunicorn's default pre_request hook; then its gthread worker's line when the
             // response ends the connection (resp.should_close()).
             ErrorLog.Debug($"{context.Method} {context.RawTarget.Split('?')[0]}");
-            context.OnSent(closes => { if (closes) ErrorLog.Debug("Closing connection."); });
+            var id = context.ConnectionId;
+            // Gunicorn does not read again from a connection it is closing: the client's FIN
+            // that may follow is not its "Closing connection. " line.
+            if (context.ClientAsksToClose) KestrelLogForwarder.Closing(id);
+            context.OnSent(closes =>
+            {
+                if (!closes) return;
+                KestrelLogForwarder.Closing(id);
+                ErrorLog.Debug("Closing connection.");
+            });
         }
         return true;
     }

@@ -22,6 +22,17 @@ internal sealed class KestrelLogForwarder(LogLevel shown) : ILoggerProvider, ILo
         ["ConnectionReset"] = "Ignoring connection reset",
     };
 
+    // Connections the server closes after their response (debug logging only): their FIN is not logged.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> ClosedByServer = new();
+
+    /// <summary>The server closes this connection after its response: Gunicorn logs no "Closing connection. " for it.</summary>
+    public static void Closing(string connectionId)
+    {
+        // An entry whose FIN never comes (the server's close went first) is left: bounded here.
+        if (ClosedByServer.Count > 4096) ClosedByServer.Clear();
+        ClosedByServer[connectionId] = 0;
+    }
+
     public ILogger CreateLogger(string categoryName) => this;
     public void Dispose() { }
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
@@ -33,12 +44,21 @@ internal sealed class KestrelLogForwarder(LogLevel shown) : ILoggerProvider, ILo
         Func<TState, Exception?, string> formatter)
     {
         if (logLevel == MsLogLevel.None) return;
-        if (ErrorLog.Threshold == LogLevel.Debug && eventId.Name is { } name && GunicornLines.TryGetValue(name, out var line))
+        if (ErrorLog.Threshold == LogLevel.Debug && eventId.Name is { } name && GunicornLines.TryGetValue(name, out var line)
+            && !(name == "ConnectionReadFin" && ClosedByServer.TryRemove(ConnectionId(state) ?? "", out _)))
             ErrorLog.Debug(line);
         if (!Shown(logLevel)) return;
         var message = formatter(state, exception);
         if (exception != null) message += "\n" + exception;
         ErrorLog.Write(Ours(logLevel), message);
+    }
+
+    private static string? ConnectionId<TState>(TState state)
+    {
+        if (state is IReadOnlyList<KeyValuePair<string, object?>> values)
+            foreach (var (key, value) in values)
+                if (key == "ConnectionId") return value as string;
+        return null;
     }
 
     // Trace (HTTP/2 frame by frame) is never shown.

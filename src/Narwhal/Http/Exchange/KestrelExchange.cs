@@ -90,6 +90,20 @@ internal sealed class KestrelExchange : Exchange
 
     public Task Completion => _done.Task;
 
+    /// <summary>Kestrel's id of the connection (its log events name it).</summary>
+    public string ConnectionId => _connection.ConnectionId;
+
+    /// <summary>The client asked to close after this request (HTTP/1.1 "Connection: close", HTTP/1.0 without keep-alive).</summary>
+    public bool ClientAsksToClose
+    {
+        get
+        {
+            var connection = _request.Headers.Connection;
+            bool Has(string token) => connection.Any(v => v != null && v.Split(',').Any(t => t.Trim().Equals(token, StringComparison.OrdinalIgnoreCase)));
+            return _request.Protocol == "HTTP/1.0" ? !Has("keep-alive") : _request.Protocol == "HTTP/1.1" && Has("close");
+        }
+    }
+
     public IHttpRequestFeature Request => _request;
 
     /// <summary>Answers a request the policy refused, from the Kestrel thread, and closes the connection.</summary>
