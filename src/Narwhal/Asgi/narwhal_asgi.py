@@ -34,6 +34,16 @@ class ClientDisconnected(OSError):
     """send() after the client left: an OSError, as ASGI spec 2.4 asks."""
 
 
+# What a WebSocket handshake the app closed (or never accepted) is answered with.
+_FORBIDDEN = [(b"content-type", b"text/plain"), (b"content-length", b"0")]
+
+
+def _headers(message):
+    """A message's headers as a sequence the server reads (a list or tuple as given; any other iterable listed)."""
+    headers = message.get("headers", ())
+    return headers if type(headers) in (list, tuple) else list(headers)
+
+
 def _log_exception(message):
     _log(EXCEPTION, "%s\n%s" % (message, traceback.format_exc().rstrip("\n")))
 
@@ -115,8 +125,7 @@ class HttpCycle:
                 self.start = None
                 self.head_sent = True
                 self.status = start
-                headers = start.get("headers", ())
-                sent = _send(self.id, start["status"], headers if type(headers) is list else list(headers), body, more)
+                sent = _send(self.id, start["status"], _headers(start), body, more)
             else:
                 sent = _send(self.id, None, None, body, more)
             if not more:
@@ -143,9 +152,8 @@ class HttpCycle:
         start = self.start
         if start is None or self.complete or self.gone or self.id not in self.server.cycles:
             return  # sent with its body, or the app is done with the request
-        headers = start.get("headers", ())
         try:
-            sent = _send(self.id, start["status"], headers if type(headers) is list else list(headers), b"", True)
+            sent = _send(self.id, start["status"], _headers(start), b"", True)
         except ClientDisconnected:
             self.gone = True
             return
@@ -204,8 +212,7 @@ class HttpCycle:
                 start, self.start = self.start, None
                 self.head_sent = True
                 self.status = start
-                headers = start.get("headers", ())
-                _send(self.id, start["status"], headers if type(headers) is list else list(headers), b"", False)
+                _send(self.id, start["status"], _headers(start), b"", False)
                 outcome = DONE
             elif not self.head_sent:
                 if not self.gone:
@@ -316,8 +323,7 @@ class WebSocketCycle:
         if kind == "websocket.accept":
             if self.state not in (WS_CONNECTING, WS_HANDSHAKE):
                 raise RuntimeError("Unexpected ASGI message 'websocket.accept' sent, after the handshake.")
-            headers = message.get("headers", ())
-            _ws_accept(self.id, message.get("subprotocol"), headers if type(headers) is list else list(headers))
+            _ws_accept(self.id, message.get("subprotocol"), _headers(message))
             self.head_sent = True
             if not await self._wait_flush():
                 self.state = WS_CLOSED
@@ -344,7 +350,7 @@ class WebSocketCycle:
                 # Closed before accepting: the handshake gets a 403 (spec 2.4).
                 self.head_sent = True
                 self.complete = True
-                _send(self.id, 403, [(b"content-type", b"text/plain"), (b"content-length", b"0")], b"", False)
+                _send(self.id, 403, _FORBIDDEN, b"", False)
                 self.state = WS_CLOSED
                 self.close_code = message.get("code", 1000)
                 return
@@ -364,8 +370,7 @@ class WebSocketCycle:
             more = message.get("more_body", False)
             if not self.head_sent:
                 self.head_sent = True
-                headers = start.get("headers", ())
-                sent = _send(self.id, start["status"], headers if type(headers) is list else list(headers),
+                sent = _send(self.id, start["status"], _headers(start),
                              message.get("body", b""), more)
             else:
                 sent = _send(self.id, None, None, message.get("body", b""), more)
@@ -401,7 +406,7 @@ class WebSocketCycle:
             await app(self.scope, self.receive, self.send)
             if self.state in (WS_CONNECTING, WS_HANDSHAKE) and not self.head_sent:
                 # Returned without accepting: as a close before accept.
-                _send(self.id, 403, [(b"content-type", b"text/plain"), (b"content-length", b"0")], b"", False)
+                _send(self.id, 403, _FORBIDDEN, b"", False)
                 self.head_sent = True
             outcome = DONE
         except asyncio.CancelledError:
