@@ -22,6 +22,7 @@ public sealed partial class DependencyDirectionTests
         ["Supervision"],
         ["Http"],
         ["Wsgi", "Asgi"],
+        ["Tornado"],
         ["Worker"],
         ["Master"],
     ];

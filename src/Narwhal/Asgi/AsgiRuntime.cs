@@ -21,9 +21,13 @@ internal sealed class AsgiRuntime
         _server = server;
     }
 
-    /// <summary>Starts Python (unless the config file already did), loads the glue and imports the app. Returns without the GIL.</summary>
+    /// <summary>
+    /// Starts Python (unless the config file already did), loads the glue and imports the app;
+    /// <paramref name="adapt"/>, when given, turns the imported object into the ASGI app the
+    /// loop serves (a Tornado application). Returns without the GIL.
+    /// </summary>
     public static AsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv, IReadOnlyList<string> sysPath,
-        IReadOnlyList<string> env, string appSpec, AsgiServer server)
+        IReadOnlyList<string> env, string appSpec, AsgiServer server, Func<PyBorrowed, PyStored>? adapt = null)
     {
         EmbeddedPython.Start(python);
         using var gil = Gil.Take();
@@ -31,6 +35,9 @@ internal sealed class AsgiRuntime
         AsgiBridge.Install(glue, server);
         AppLoader.Setup(argv, sysPath, env);
         var app = AppLoader.Import(appSpec);
+        if (adapt != null)
+            using (var imported = app)
+                app = adapt(imported);
         return new AsgiRuntime(glue, app, server);
     }
 

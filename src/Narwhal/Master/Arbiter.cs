@@ -130,9 +130,14 @@ internal sealed partial class Arbiter
         ErrorLog.Debug("Arbiter booted");
         ErrorLog.Info($"Listening at: {string.Join(",", _listeners)} ({Environment.ProcessId})");
         var threads = _config.Get(ServerSettings.Threads);
-        ErrorLog.Info(CompatSettings.IsAsgi(_config)
-            ? $"Using worker: asgi (narwhal, {_config.Get(AsgiSettings.Loop)} event loop)"
-            : $"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})");
+        ErrorLog.Info(CompatSettings.KindOf(_config) switch
+        {
+            WorkerKind.Asgi => $"Using worker: asgi (narwhal, {_config.Get(AsgiSettings.Loop)} event loop)",
+            WorkerKind.Tornado => "Using worker: tornado (narwhal, asyncio event loop)",
+            WorkerKind.Gevent => "Using worker: gevent (narwhal)",
+            WorkerKind.Eventlet => "Using worker: eventlet (narwhal)",
+            _ => $"Using worker: narwhal ({threads} thread{(threads == 1 ? "" : "s")})",
+        });
         if (_config.Get(LoggingSettings.MetricsBind) is { Length: > 0 } metricsBind)
         {
             try

@@ -15,20 +15,41 @@ internal static class CompatSettings
     public static readonly string[] AsgiWorkerClasses =
         ["asgi", "gunicorn.workers.gasgi.ASGIWorker", "uvicorn.workers.UvicornWorker", "uvicorn.workers.UvicornH11Worker"];
 
-    public static readonly string[] ServedWorkerClasses = [.. WsgiWorkerClasses, .. AsgiWorkerClasses];
+    /// <summary>Gunicorn's gevent workers (its pywsgi variants serve the same WSGI apps the same way here).</summary>
+    public static readonly string[] GeventWorkerClasses =
+        ["gevent", "gevent_wsgi", "gevent_pywsgi", "gunicorn.workers.ggevent.GeventWorker", "gunicorn.workers.ggevent.GeventPyWSGIWorker"];
 
-    /// <summary>Whether the configured worker class is the ASGI worker.</summary>
-    public static bool IsAsgi(Config config) => AsgiWorkerClasses.Contains(config.Get(WorkerClass));
+    public static readonly string[] EventletWorkerClasses = ["eventlet", "gunicorn.workers.geventlet.EventletWorker"];
+
+    public static readonly string[] TornadoWorkerClasses = ["tornado", "gunicorn.workers.gtornado.TornadoWorker"];
+
+    public static readonly string[] ServedWorkerClasses =
+        [.. WsgiWorkerClasses, .. AsgiWorkerClasses, .. GeventWorkerClasses, .. EventletWorkerClasses, .. TornadoWorkerClasses];
+
+    /// <summary>Which of Narwhal's workers the configured worker class names.</summary>
+    public static WorkerKind KindOf(Config config) => KindOf(config.Get(WorkerClass));
+
+    public static WorkerKind KindOf(string workerClass) =>
+        AsgiWorkerClasses.Contains(workerClass) ? WorkerKind.Asgi
+        : GeventWorkerClasses.Contains(workerClass) ? WorkerKind.Gevent
+        : EventletWorkerClasses.Contains(workerClass) ? WorkerKind.Eventlet
+        : TornadoWorkerClasses.Contains(workerClass) ? WorkerKind.Tornado
+        : WorkerKind.Threads;
+
+    /// <summary>Whether the worker runs one event loop on its main thread (every class but the threaded WSGI worker).</summary>
+    public static bool RunsEventLoop(Config config) => KindOf(config) != WorkerKind.Threads;
 
     public static readonly Setting<string> WorkerClass = SettingsRegistry.Add(new Setting<string>
     {
         Name = "worker_class", Section = Sections.WorkerProcesses, Cli = ["-k", "--worker-class"], Meta = "STRING",
         Default = () => "sync", Validate = raw => raw.Trim(), AcceptsStructured = true,
         Honour = v => ServedWorkerClasses.Contains(v) ? null
-            : $"Narwhal serves WSGI apps with its threaded worker ('sync', 'gthread': use --threads) and ASGI apps with 'asgi' " +
-              $"(also named 'uvicorn.workers.UvicornWorker'); '{v}' workers cannot run in it",
+            : $"Narwhal serves WSGI apps with its threaded worker ('sync', 'gthread': use --threads) or with green threads ('gevent', 'eventlet'), " +
+              $"ASGI apps with 'asgi' (also named 'uvicorn.workers.UvicornWorker') and Tornado apps with 'tornado'; '{v}' workers cannot run in it",
         Desc = "The type of workers: 'sync' or 'gthread' (the same Narwhal worker; --threads sets its Python threads) for WSGI apps; " +
-               "'asgi' (or 'uvicorn.workers.UvicornWorker') for ASGI apps, on one event loop per worker.",
+               "'gevent' or 'eventlet' for WSGI apps on green threads (one per request, the interpreter monkey-patched); " +
+               "'asgi' (or 'uvicorn.workers.UvicornWorker') for ASGI apps, on one event loop per worker; " +
+               "'tornado' for tornado.web.Application apps (and WSGI apps, through Tornado's WSGIContainer).",
     });
 
     public static readonly Setting<int> WorkerConnections = SettingsRegistry.Add(new Setting<int>
@@ -80,4 +101,19 @@ internal static class CompatSettings
     static CompatSettings() { }
 
     public static void Register() { }
+}
+
+/// <summary>Narwhal's workers, by what runs the app.</summary>
+internal enum WorkerKind
+{
+    /// <summary>sync/gthread: WSGI on the worker's Python threads.</summary>
+    Threads,
+    /// <summary>ASGI on an asyncio event loop.</summary>
+    Asgi,
+    /// <summary>WSGI on gevent's hub, one greenlet per request.</summary>
+    Gevent,
+    /// <summary>WSGI on eventlet's hub, one green thread per request.</summary>
+    Eventlet,
+    /// <summary>A Tornado application on the asyncio event loop.</summary>
+    Tornado,
 }

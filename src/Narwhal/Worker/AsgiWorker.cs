@@ -5,6 +5,7 @@ using Narwhal.Posix;
 using Narwhal.Python;
 using Narwhal.Settings;
 using Narwhal.Supervision;
+using Narwhal.Tornado;
 
 namespace Narwhal.Worker;
 
@@ -18,17 +19,20 @@ internal static class AsgiWorker
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
 
-    public static int Run(Config config, WorkerHandoff handoff, Heartbeat heartbeat, StopSignals signals, RequestRules rules,
-        RequestRecorder recorder)
+    public static int Run(Config config, WorkerKind kind, WorkerHandoff handoff, Heartbeat heartbeat, StopSignals signals,
+        RequestRules rules, RequestRecorder recorder)
     {
         var pid = Environment.ProcessId;
         var options = AsgiOptions.From(config);
+        // Tornado has no lifespan protocol: its apps start in their module or a hook.
+        if (kind == WorkerKind.Tornado) options = options with { Lifespan = "off" };
         using var server = new AsgiServer(options);
         AsgiRuntime runtime;
         try
         {
             var (python, sysPath, argv) = WorkerProcess.AppEnvironment(config);
-            runtime = AsgiRuntime.Start(python, argv, sysPath, config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), server);
+            runtime = AsgiRuntime.Start(python, argv, sysPath, config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), server,
+                kind == WorkerKind.Tornado ? TornadoApp.Adapt : null);
         }
         catch (Exception e) when (e is PythonNotUsableException or AppLoadException)
         {

@@ -56,7 +56,8 @@ internal static partial class WorkerProcess
         var rules = RequestRules.From(config);
         Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
         var recorder = RequestRecorder.FromLogging();
-        if (CompatSettings.IsAsgi(config)) return AsgiWorker.Run(config, handoff, heartbeat, signals, rules, recorder);
+        var kind = CompatSettings.KindOf(config);
+        if (kind is WorkerKind.Asgi or WorkerKind.Tornado) return AsgiWorker.Run(config, kind, handoff, heartbeat, signals, rules, recorder);
         if (TryLoadApp(config, rules, recorder.EnvironKeys, out var runtime) is var failed and not Program.ExitOk) return failed;
         WorkerHooks.Call("post_worker_init");
 
