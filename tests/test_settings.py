@@ -191,7 +191,7 @@ def test_missing_explicit_config_file_is_an_error(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["-k", "gevent"], "worker_class = gevent: Narwhal serves WSGI apps with its threaded worker"),
+    (["-k", "gaiohttp"], "worker_class = gaiohttp: Narwhal serves WSGI apps with its threaded worker"),
     (["--certfile", "x.pem"], "certfile = x.pem: 'x.pem' does not exist"),
     (["--paste", "development.ini"], "paste = development.ini: Narwhal does not load PasteDeploy"),
     (["--permit-unconventional-http-version"], "permit_unconventional_http_version = True: Kestrel, which parses HTTP for Narwhal, speaks HTTP/1.0 and 1.1 only"),

@@ -28,6 +28,8 @@ internal static class Program
         Posix.InheritedSignals.Unignore(Posix.InheritedSignals.RecordedAtStartup);
         // The config file's glue (Settings/) writes to the error log (Logging/, above it).
         Settings.ConfigFile.GlueLoaded = Logging.NativeLog.Install;
+        // A gevent or eventlet worker patches its interpreter before anything runs in it.
+        Green.GreenPatch.Arm();
         CommandLineResult cli;
         Config config;
         if (SettingsDocs.Requested(args) is { } docs)

@@ -21,8 +21,9 @@ public sealed partial class DependencyDirectionTests
         ["Metrics"],
         ["Supervision"],
         ["Http"],
+        ["Loop"],
         ["Wsgi", "Asgi"],
-        ["Tornado"],
+        ["Green", "Tornado"],
         ["Worker"],
         ["Master"],
     ];

@@ -1,4 +1,5 @@
 using Narwhal.Logging;
+using Narwhal.Loop;
 using Narwhal.Python;
 
 namespace Narwhal.Asgi;
@@ -8,17 +9,19 @@ namespace Narwhal.Asgi;
 /// loop that serves it. Started, run and finalized on the worker's main thread: the thread
 /// that initialized Python is the one that runs the loop.
 /// </summary>
-internal sealed class AsgiRuntime
+internal sealed class AsgiRuntime : ILoopRuntime
 {
     private readonly PyStored _glue;
     private readonly PyStored _app;
-    private readonly AsgiServer _server;
+    private readonly LoopServer _server;
+    private readonly AsgiOptions _options;
 
-    private AsgiRuntime(PyStored glue, PyStored app, AsgiServer server)
+    private AsgiRuntime(PyStored glue, PyStored app, LoopServer server, AsgiOptions options)
     {
         _glue = glue;
         _app = app;
         _server = server;
+        _options = options;
     }
 
     /// <summary>
@@ -27,18 +30,20 @@ internal sealed class AsgiRuntime
     /// loop serves (a Tornado application). Returns without the GIL.
     /// </summary>
     public static AsgiRuntime Start(PythonInstallation python, IReadOnlyList<string> argv, IReadOnlyList<string> sysPath,
-        IReadOnlyList<string> env, string appSpec, AsgiServer server, Func<PyBorrowed, PyStored>? adapt = null)
+        IReadOnlyList<string> env, string appSpec, LoopServer server, AsgiOptions options,
+        Func<PyBorrowed, PyStored>? adapt = null)
     {
         EmbeddedPython.Start(python);
         using var gil = Gil.Take();
         var glue = EmbeddedPython.LoadModule("narwhal_asgi.py", "narwhal_asgi").Store();
-        AsgiBridge.Install(glue, server);
+        AsgiBridge.Install(glue, server, options);
+        server.Encoder = new ScopeBuilder(options.RootPath);
         AppLoader.Setup(argv, sysPath, env);
         var app = AppLoader.Import(appSpec);
         if (adapt != null)
             using (var imported = app)
                 app = adapt(imported);
-        return new AsgiRuntime(glue, app, server);
+        return new AsgiRuntime(glue, app, server, options);
     }
 
     /// <summary>
@@ -47,7 +52,7 @@ internal sealed class AsgiRuntime
     /// </summary>
     public int Serve()
     {
-        var options = _server.Options;
+        var options = _options;
         using var gil = Gil.Take();
         using var serve = Interop.GetAttr(_glue, "serve");
         using var fd = Interop.Long(_server.Inbox.Fd);
@@ -67,35 +72,11 @@ internal sealed class AsgiRuntime
         }
     }
 
-    /// <summary>
-    /// The loop thread's Python stack, from another thread: a coroutine stuck in pure Python
-    /// gives up the GIL every switch interval, so this gets it; one stuck in C holding the GIL
-    /// does not, and then null after <paramref name="limit"/>.
-    /// </summary>
-    public string? LoopStack(TimeSpan limit)
-    {
-        var read = Task.Run(() =>
-        {
-            using var gil = Gil.Take();
-            using var fn = Interop.GetAttr(_glue, "loop_stack");
-            using var text = Interop.Call(fn);
-            return Interop.AsString(text);
-        });
-        try
-        {
-            return read.Wait(limit) ? read.Result : null;
-        }
-        catch (AggregateException)
-        {
-            return null;
-        }
-    }
+    public string? LoopStack(TimeSpan limit) => LoopStacks.Read(_glue, limit);
 
     /// <summary>Finalizes Python on the main thread, once the loop has returned.</summary>
     public void Shutdown()
     {
-        ErrorLog.Python = null;
-        var code = EmbeddedPython.Finalize();
-        if (code != 0) ErrorLog.Warning("Python finalization reported an error (exit hooks or buffered output)");
+        PythonLogging.FinalizeInterpreter();
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Narwhal.Http;
+using Narwhal.Loop;
 using Narwhal.Python;
 using Narwhal.Syntax;
 
@@ -10,7 +11,7 @@ namespace Narwhal.Asgi;
 /// with the GIL held: the constant part is a template copied per request, keys are interned,
 /// lower-cased header names are cached as bytes. Follows uvicorn where the spec leaves room.
 /// </summary>
-internal sealed class ScopeBuilder
+internal sealed class ScopeBuilder : IRequestEncoder
 {
     private readonly PyStored _http, _websocket;
     private readonly PyStored _method, _scheme, _httpVersion, _path, _rawPath, _queryString, _headers, _client, _server, _subprotocols;
@@ -66,6 +67,8 @@ internal sealed class ScopeBuilder
     }
 
     /// <summary>The scope of one request (new reference).</summary>
+    public PyOwned Encode(LoopCycle cycle) => Build(cycle.Exchange, cycle.IsWebSocket);
+
     public PyOwned Build(Exchange x, bool webSocket)
     {
         var scope = Containers.Copy(webSocket ? _websocket : _http);

@@ -14,6 +14,8 @@ by the server (C#) before serve() runs:
   _ws_send(id, data, text)              True when sent, False when a FLUSHED event follows
   _ws_close(id, code, reason)
   _ready()                              lifespan startup is done: the worker may accept
+  _called(token)                        a CALL event's function has run
+  _stopped()                            the loop takes no more events
   _log(level, text)                     writes to the error log (41: an exception)
 """
 
@@ -22,11 +24,11 @@ import collections
 import sys
 import traceback
 
-_drain = _receive = _send = _complete = _ws_accept = _ws_send = _ws_close = _ready = _log = None
+_drain = _receive = _send = _complete = _ws_accept = _ws_send = _ws_close = _ready = _called = _stopped = _log = None
 
 INFO, WARNING, ERROR, EXCEPTION = 20, 30, 40, 41
 DONE, ABORT, FAIL = 0, 1, 2
-REQUEST, BODY, FLUSHED, GONE, ACCEPTED, MESSAGE, CLOSED, STOP = range(8)
+REQUEST, BODY, FLUSHED, GONE, ACCEPTED, MESSAGE, CLOSED, STOP, CALL = range(9)
 EXIT_BOOT_ERROR = 3
 
 
@@ -549,6 +551,10 @@ class Server:
                 if not self.stopping.done():
                     self.stopping.set_result(None)
                 continue
+            if kind == CALL:
+                # A hook or a log line from another thread: run here, on the loop's thread.
+                self.loop.call_soon(run_call, event[1], event[2], event[3])
+                continue
             cycle = cycles.get(event[1])
             if cycle is None:
                 continue
@@ -590,8 +596,19 @@ class Server:
         if tasks:
             await asyncio.wait(tasks, timeout=2)
         self.loop.remove_reader(self.fd)
+        _stopped()
         await self.lifespan.shutdown(max(self.graceful_timeout, 1))
         return 0
+
+
+def run_call(token, fn, args):
+    """A CALL event: fn(*args) for another thread, which waits for _called(token)."""
+    try:
+        fn(*args)
+    except BaseException:
+        _log_exception("Exception in a call for the server")
+    finally:
+        _called(token)
 
 
 _loop_thread = None
@@ -638,6 +655,7 @@ def serve(app, fd, loop_kind, lifespan, grace, graceful_timeout):
     try:
         return loop.run_until_complete(server.main())
     finally:
+        _stopped()
         try:
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for task in pending:

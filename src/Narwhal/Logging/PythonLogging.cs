@@ -80,6 +80,29 @@ internal static class PythonLogging
         }
     }
 
+    /// <summary>
+    /// The call that writes one line through the Python logger (GIL held): for a thread that
+    /// must not call Python itself and has the interpreter's own thread run it.
+    /// </summary>
+    public static (PyStored Fn, PyStored Args) EmitCall(LogLevel level, string message)
+    {
+        using var l = Interop.Long((int)level);
+        using var m = Interop.Str(message);
+        return (PyOwned.IncRef(_emit!).Store(), Containers.Tuple(_logger!, l, m).Store());
+    }
+
+    /// <summary>
+    /// Finalizes the interpreter on the main thread once no other thread runs Python (the
+    /// end of every worker): a Python logger is gone from here on, so late lines (Kestrel's)
+    /// go to the native log.
+    /// </summary>
+    public static void FinalizeInterpreter()
+    {
+        ErrorLog.Python = null;
+        var code = EmbeddedPython.Finalize();
+        if (code != 0) ErrorLog.Warning("Python finalization reported an error (exit hooks or buffered output)");
+    }
+
     /// <summary>USR1: the Python logger reopens its file handlers.</summary>
     public static void Reopen()
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Narwhal.Green;
 using Narwhal.Posix;
 using Narwhal.Settings;
 using Narwhal.Supervision;
@@ -28,6 +29,7 @@ internal sealed class WorkerSpawner(string executable, string startDirectory, st
         var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age);
         var start = Start(config);
         start.Environment[WorkerHandoff.Variable] = handoff.Format();
+        if (GreenPatch.LibraryFor(config) is { } library) start.Environment[GreenPatch.Variable] = library;
         Process process;
         Unix.SetInheritable(heartbeat.Fd, true);
         try

@@ -12,7 +12,7 @@ internal static class CompatSettings
         ["sync", "gthread", "gunicorn.workers.sync.SyncWorker", "gunicorn.workers.gthread.ThreadWorker"];
 
     /// <summary>The names of the ASGI worker: Gunicorn 24+'s own, and uvicorn's for Gunicorn, which existing configs name.</summary>
-    public static readonly string[] AsgiWorkerClasses =
+    public static readonly string[] LoopWorkerClasses =
         ["asgi", "gunicorn.workers.gasgi.ASGIWorker", "uvicorn.workers.UvicornWorker", "uvicorn.workers.UvicornH11Worker"];
 
     /// <summary>Gunicorn's gevent workers (its pywsgi variants serve the same WSGI apps the same way here).</summary>
@@ -24,13 +24,13 @@ internal static class CompatSettings
     public static readonly string[] TornadoWorkerClasses = ["tornado", "gunicorn.workers.gtornado.TornadoWorker"];
 
     public static readonly string[] ServedWorkerClasses =
-        [.. WsgiWorkerClasses, .. AsgiWorkerClasses, .. GeventWorkerClasses, .. EventletWorkerClasses, .. TornadoWorkerClasses];
+        [.. WsgiWorkerClasses, .. LoopWorkerClasses, .. GeventWorkerClasses, .. EventletWorkerClasses, .. TornadoWorkerClasses];
 
     /// <summary>Which of Narwhal's workers the configured worker class names.</summary>
     public static WorkerKind KindOf(Config config) => KindOf(config.Get(WorkerClass));
 
     public static WorkerKind KindOf(string workerClass) =>
-        AsgiWorkerClasses.Contains(workerClass) ? WorkerKind.Asgi
+        LoopWorkerClasses.Contains(workerClass) ? WorkerKind.Asgi
         : GeventWorkerClasses.Contains(workerClass) ? WorkerKind.Gevent
         : EventletWorkerClasses.Contains(workerClass) ? WorkerKind.Eventlet
         : TornadoWorkerClasses.Contains(workerClass) ? WorkerKind.Tornado

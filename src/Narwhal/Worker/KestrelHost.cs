@@ -10,7 +10,7 @@ namespace Narwhal.Worker;
 
 /// <summary>
 /// Kestrel at its low level: a KestrelServer over the inherited sockets (<see cref="InheritedListeners"/>) running our
-/// <see cref="WsgiHttpApplication"/> or <see cref="AsgiHttpApplication"/>; no generic host, no middleware pipeline.
+/// <see cref="WsgiHttpApplication"/> or <see cref="LoopHttpApplication"/>; no generic host, no middleware pipeline.
 /// </summary>
 internal sealed class KestrelHost : IAsyncDisposable
 {

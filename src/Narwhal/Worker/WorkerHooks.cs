@@ -1,4 +1,5 @@
 using Narwhal.Logging;
+using Narwhal.Loop;
 using Narwhal.Python;
 using Narwhal.Settings;
 
@@ -41,6 +42,27 @@ internal static class WorkerHooks
         {
             ErrorLog.Exception($"Exception in {name} hook\n{e.PythonTraceback}");
         }
+    }
+
+    /// <summary>
+    /// Calls the hook on the worker's event loop (in a task or greenlet of its own, where
+    /// it may block cooperatively), waiting up to <paramref name="limit"/>; directly, bounded,
+    /// when the loop does not serve.
+    /// </summary>
+    public static void CallOnLoop(LoopServer server, string name, TimeSpan limit)
+    {
+        if (!_active) return;
+        var call = new LoopCall(() =>
+        {
+            using var n = Interop.Str(name);
+            return (Interop.GetAttr(ConfigFile.Glue, "worker_hook").Store(), Containers.Tuple(n).Store());
+        });
+        if (!server.Post(call))
+        {
+            CallBounded(name, limit);
+            return;
+        }
+        if (!call.Wait(limit)) ErrorLog.Warning($"The {name} hook did not return within {limit.TotalSeconds:0} s; going on without it");
     }
 
     /// <summary>

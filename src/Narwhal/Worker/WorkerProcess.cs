@@ -57,7 +57,7 @@ internal static partial class WorkerProcess
         Metrics.RequestMetrics.Enabled = config.Get(LoggingSettings.MetricsBind).Length > 0;
         var recorder = RequestRecorder.FromLogging();
         var kind = CompatSettings.KindOf(config);
-        if (kind is WorkerKind.Asgi or WorkerKind.Tornado) return AsgiWorker.Run(config, kind, handoff, heartbeat, signals, rules, recorder);
+        if (kind != WorkerKind.Threads) return LoopWorker.Run(config, kind, handoff, heartbeat, signals, rules, recorder);
         if (TryLoadApp(config, rules, recorder.EnvironKeys, out var runtime) is var failed and not Program.ExitOk) return failed;
         WorkerHooks.Call("post_worker_init");
 

@@ -164,7 +164,8 @@ internal static unsafe class WsgiBridge
         return exchange;
     }
 
-    private static void StartResponse(Exchange exchange, PyBorrowed code, PyBorrowed reason, PyBorrowed headers, long? oneChunkLength = null)
+    /// <summary>Starts the response from start_response's validated status and headers; shared with the green workers' bridge.</summary>
+    internal static void StartResponse(Exchange exchange, PyBorrowed code, PyBorrowed reason, PyBorrowed headers, long? oneChunkLength = null)
     {
         var status = (int)Interop.AsLong(code);
         var reasonText = Interop.AsString(reason) ?? "";

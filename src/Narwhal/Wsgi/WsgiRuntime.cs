@@ -87,9 +87,6 @@ internal sealed class WsgiRuntime
     /// <summary>Finalizes Python on the main thread, once no Python thread runs any more.</summary>
     public void Shutdown()
     {
-        // From here on a Python logger is gone: late lines (Kestrel) go to the native log.
-        ErrorLog.Python = null;
-        var code = EmbeddedPython.Finalize();
-        if (code != 0) ErrorLog.Warning("Python finalization reported an error (exit hooks or buffered output)");
+        PythonLogging.FinalizeInterpreter();
     }
 }

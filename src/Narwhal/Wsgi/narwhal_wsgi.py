@@ -275,6 +275,10 @@ def _try_sendfile(resp, wrapper):
 
 SENDFILE = True  # --no-sendfile turns the file_wrapper fast path off
 
+# What ends a request without an error in the log: the client leaving (and, for the green
+# workers, a greenlet killed at the end of the graceful timeout).
+QUIET = (ClientDisconnected,)
+
 
 def handle(app, environ, req, observe=None):
     """Runs one request through the app. Returns DONE, ABORT (close the connection
@@ -311,7 +315,7 @@ def handle(app, environ, req, observe=None):
             if close is not None:
                 close()
         return DONE
-    except ClientDisconnected:
+    except QUIET:
         return ABORT
     except BaseException:
         _log(EXCEPTION, "Error handling request %s\n%s" % (

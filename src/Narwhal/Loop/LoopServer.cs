@@ -3,26 +3,39 @@ using System.Diagnostics;
 using Narwhal.Http;
 using Narwhal.Python;
 
-namespace Narwhal.Asgi;
+namespace Narwhal.Loop;
+
+/// <summary>What a request is for the app's side of the loop: an ASGI scope, a WSGI environ.</summary>
+internal interface IRequestEncoder
+{
+    /// <summary>Loop thread, GIL held: the Python object the glue's request event carries.</summary>
+    PyOwned Encode(LoopCycle cycle);
+}
 
 /// <summary>
-/// The C# half of the asgi worker's bridge. Kestrel threads submit requests and the
-/// watchdog pings through the <see cref="LoopInbox"/>; the loop thread drains it in batches
-/// (<see cref="Drain"/>, one native call per wake-up) and holds the table from the ids Python
-/// knows to their cycles. Nothing but the loop thread enters Python.
+/// The C# half of an event-loop worker's bridge (asgi, gevent, eventlet, tornado). Kestrel
+/// threads submit requests and the watchdog pings through the <see cref="LoopInbox"/>; the
+/// loop thread drains it in batches (<see cref="Drain"/>, one native call per wake-up) and
+/// holds the table from the ids Python knows to their cycles. Nothing but the loop thread
+/// enters Python: other threads that need Python (hooks, a Python logger) post a
+/// <see cref="LoopCall"/>, which the loop runs as Python code of its own.
 /// </summary>
-internal sealed class AsgiServer(AsgiOptions options) : IDisposable
+internal sealed class LoopServer : IDisposable
 {
-    public AsgiOptions Options { get; } = options;
     public LoopInbox Inbox { get; } = new();
 
-    // Loop thread only.
-    private readonly Dictionary<long, AsgiCycle> _cycles = [];
-    private readonly List<LoopEvent> _batch = new(LoopInbox.Batch);
-    private long _nextId;
-    private ScopeBuilder? _scopes;
+    /// <summary>Set by the runtime once its glue is loaded (GIL held), before the loop serves.</summary>
+    public IRequestEncoder? Encoder { get; set; }
 
-    private readonly ConcurrentDictionary<AsgiCycle, byte> _sockets = new();
+    // Loop thread only.
+    private readonly Dictionary<long, LoopCycle> _cycles = [];
+    private readonly List<LoopEvent> _batch = new(LoopInbox.Batch);
+    private readonly Dictionary<long, LoopCall> _calls = [];
+    private long _nextId;
+    private long _nextCall;
+    private volatile bool _serving;
+
+    private readonly ConcurrentDictionary<LoopCycle, byte> _sockets = new();
     private readonly ManualResetEventSlim _ready = new(false);
     private long _lastDrain = Stopwatch.GetTimestamp();
     private int _inFlight;
@@ -41,9 +54,9 @@ internal sealed class AsgiServer(AsgiOptions options) : IDisposable
     // ---- any thread ----
 
     /// <summary>Kestrel thread: hands a request to the loop.</summary>
-    public AsgiCycle Submit(Exchange exchange)
+    public LoopCycle Submit(Exchange exchange)
     {
-        var cycle = new AsgiCycle(exchange, Inbox, exchange.IsWebSocketRequest);
+        var cycle = new LoopCycle(exchange, Inbox, exchange.IsWebSocketRequest);
         Interlocked.Increment(ref _inFlight);
         Inbox.Post(new(LoopEventKind.Request, cycle));
         return cycle;
@@ -53,6 +66,29 @@ internal sealed class AsgiServer(AsgiOptions options) : IDisposable
 
     /// <summary>Asks the loop to stop serving, cancel what still runs and run lifespan shutdown.</summary>
     public void Stop() => Inbox.Post(new(LoopEventKind.Stop, null));
+
+    /// <summary>
+    /// Any thread: has the loop run <paramref name="call"/> as Python code of its own (in a
+    /// task or greenlet, where it may block cooperatively). False when the loop is not serving
+    /// (before it is ready, after it stopped): the caller then does without the loop.
+    /// </summary>
+    public bool Post(LoopCall call)
+    {
+        if (!_serving) return false;
+        Inbox.Post(new(LoopEventKind.Call, null, call));
+        return true;
+    }
+
+    /// <summary>Whether the loop serves now: from <see cref="Ready"/> to <see cref="Stopped"/>.</summary>
+    public bool Serving => _serving;
+
+    /// <summary>Loop thread: the loop has stopped taking events (calls posted from now on are refused).</summary>
+    public void Stopped()
+    {
+        _serving = false;
+        foreach (var call in _calls.Values) call.Finish();
+        _calls.Clear();
+    }
 
     /// <summary>Waits until the app's lifespan startup is done and the loop serves.</summary>
     public bool WaitReady(TimeSpan timeout) => _ready.Wait(timeout);
@@ -67,14 +103,24 @@ internal sealed class AsgiServer(AsgiOptions options) : IDisposable
 
     // ---- loop thread, GIL held ----
 
-    public void Ready() => _ready.Set();
+    public void Ready()
+    {
+        _serving = true;
+        _ready.Set();
+    }
 
-    public void Opened(AsgiCycle cycle) => _sockets[cycle] = 0;
+    /// <summary>Loop thread: the glue ran the call with this token.</summary>
+    public void Called(long token)
+    {
+        if (_calls.Remove(token, out var call)) call.Finish();
+    }
 
-    public AsgiCycle? Find(long id) => _cycles.GetValueOrDefault(id);
+    public void Opened(LoopCycle cycle) => _sockets[cycle] = 0;
+
+    public LoopCycle? Find(long id) => _cycles.GetValueOrDefault(id);
 
     /// <summary>The app is done with the cycle: its id is forgotten and the exchange goes back to Kestrel.</summary>
-    public void Complete(AsgiCycle cycle, ExchangeOutcome outcome)
+    public void Complete(LoopCycle cycle, ExchangeOutcome outcome)
     {
         if (!_cycles.Remove(cycle.Id)) return;
         _sockets.TryRemove(cycle, out _);
@@ -84,14 +130,14 @@ internal sealed class AsgiServer(AsgiOptions options) : IDisposable
 
     /// <summary>
     /// The events waiting, as a list of tuples for the glue:
-    /// (0, id, scope, has_body, is_websocket) a request; (1, id, bytes|None, more) a body read;
+    /// (0, id, scope|environ, has_body, is_websocket) a request; (1, id, bytes|None, more) a body read;
     /// (2, id, ok) a flush or send; (3, id) a disconnect; (4, id, ok) a WebSocket accept;
-    /// (5, id, str|bytes) a message; (6, id, code) a WebSocket closed; (7, 0) stop.
+    /// (5, id, str|bytes) a message; (6, id, code) a WebSocket closed; (7, 0) stop;
+    /// (8, token, callable, args) a call from another thread; (9, id, bytes sent|-1) a file sent.
     /// </summary>
     public PyOwned Drain()
     {
         Volatile.Write(ref _lastDrain, Stopwatch.GetTimestamp());
-        _scopes ??= new ScopeBuilder(Options.RootPath);
         _batch.Clear();
         Inbox.Take(_batch);
         var list = Containers.List();
@@ -103,14 +149,21 @@ internal sealed class AsgiServer(AsgiOptions options) : IDisposable
                 Append(list, 7, 0);
                 continue;
             }
+            if (e.Kind == LoopEventKind.Call)
+            {
+                AppendCall(list, (LoopCall)e.Payload!);
+                continue;
+            }
             var cycle = e.Cycle!;
             if (e.Kind == LoopEventKind.Request)
             {
                 cycle.Id = ++_nextId;
+                // wsgi.input finds its request by the exchange's id.
+                cycle.Exchange.Id = cycle.Id;
                 _cycles[cycle.Id] = cycle;
                 cycle.WatchDisconnect();
                 if (Interlocked.Increment(ref _handled) == RequestLimit) RequestLimitReached?.Invoke();
-                using var scope = _scopes.Build(cycle.Exchange, cycle.IsWebSocket);
+                using var scope = Encoder!.Encode(cycle);
                 using var kind = Interop.Long(0);
                 using var id = Interop.Long(cycle.Id);
                 using var hasBody = Interop.Bool(cycle.Exchange.HasBody);
@@ -144,6 +197,15 @@ internal sealed class AsgiServer(AsgiOptions options) : IDisposable
                     Containers.Append(list, tuple);
                     break;
                 }
+                case LoopEventKind.FileSent:
+                {
+                    using var kind = Interop.Long(9);
+                    using var id = Interop.Long(cycle.Id);
+                    using var sent = Interop.Long((long)e.Payload!);
+                    using var tuple = Containers.Tuple(kind, id, sent);
+                    Containers.Append(list, tuple);
+                    break;
+                }
                 case LoopEventKind.Closed:
                 {
                     using var kind = Interop.Long(6);
@@ -156,6 +218,30 @@ internal sealed class AsgiServer(AsgiOptions options) : IDisposable
             }
         }
         return list;
+    }
+
+    private void AppendCall(PyBorrowed list, LoopCall call)
+    {
+        PyStored fn, args;
+        try
+        {
+            (fn, args) = call.Build();
+        }
+        catch (PythonException)
+        {
+            call.Finish();
+            return;
+        }
+        using (fn)
+        using (args)
+        {
+            var token = ++_nextCall;
+            _calls[token] = call;
+            using var kind = Interop.Long(8);
+            using var t = Interop.Long(token);
+            using var tuple = Containers.Tuple(kind, t, fn, args);
+            Containers.Append(list, tuple);
+        }
     }
 
     private static void Append(PyBorrowed list, int kind, long id)

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using Narwhal.Http;
 
-namespace Narwhal.Asgi;
+namespace Narwhal.Loop;
 
 /// <summary>
 /// One request (or WebSocket) as the ASGI bridge holds it on the C# side: its exchange, the
@@ -10,7 +10,7 @@ namespace Narwhal.Asgi;
 /// loop thread; one that cannot finish at once completes on a thread-pool thread, which only
 /// posts an event to the loop: no thread other than the loop's touches Python.
 /// </summary>
-internal sealed class AsgiCycle(Exchange exchange, LoopInbox inbox, bool webSocket)
+internal sealed class LoopCycle(Exchange exchange, LoopInbox inbox, bool webSocket)
 {
     private const int ReadSize = 64 * 1024;
 
@@ -34,7 +34,7 @@ internal sealed class AsgiCycle(Exchange exchange, LoopInbox inbox, bool webSock
 
     /// <summary>Loop thread: posts <see cref="LoopEventKind.Disconnected"/> when the client goes.</summary>
     public void WatchDisconnect() =>
-        _gone = Exchange.ClientGone.UnsafeRegister(static s => ((AsgiCycle)s!).Post(LoopEventKind.Disconnected), this);
+        _gone = Exchange.ClientGone.UnsafeRegister(static s => ((LoopCycle)s!).Post(LoopEventKind.Disconnected), this);
 
     private void Post(LoopEventKind kind, object? payload = null, int code = 0) => inbox.Post(new(kind, this, payload, code));
 
@@ -103,6 +103,23 @@ internal sealed class AsgiCycle(Exchange exchange, LoopInbox inbox, bool webSock
         Post(LoopEventKind.Flushed, code: ok);
     }
 
+    /// <summary>
+    /// Loop thread: copies a file range to the client on a thread-pool thread (the green
+    /// workers' wsgi.file_wrapper); <see cref="LoopEventKind.FileSent"/> follows with the bytes
+    /// sent, or -1. The caller keeps the file open until then.
+    /// </summary>
+    public void SendFile(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count)
+    {
+        _ = Task.Run(() =>
+        {
+            long sent;
+            try { sent = Exchange.SendFile(file, offset, count); }
+            catch (Exception) { sent = -1; }
+            finally { file.Dispose(); }
+            Post(LoopEventKind.FileSent, sent);
+        });
+    }
+
     // ---- WebSocket ----
 
     public WebSocket? Socket { get; private set; }
@@ -110,12 +127,12 @@ internal sealed class AsgiCycle(Exchange exchange, LoopInbox inbox, bool webSock
     private int _closeSent;
 
     /// <summary>Loop thread: answers the handshake; <see cref="LoopEventKind.Accepted"/> follows (Code 1 accepted, 0 failed).</summary>
-    public void Accept(string? subprotocol, List<KeyValuePair<string, string>> headers, AsgiOptions options, Action<AsgiCycle> opened)
+    public void Accept(string? subprotocol, List<KeyValuePair<string, string>> headers, WebSocketLimits options, Action<LoopCycle> opened)
     {
         _ = AcceptLater(subprotocol, headers, options, opened);
     }
 
-    private async Task AcceptLater(string? subprotocol, List<KeyValuePair<string, string>> headers, AsgiOptions options, Action<AsgiCycle> opened)
+    private async Task AcceptLater(string? subprotocol, List<KeyValuePair<string, string>> headers, WebSocketLimits options, Action<LoopCycle> opened)
     {
         try
         {
@@ -280,3 +297,6 @@ internal sealed class AsgiCycle(Exchange exchange, LoopInbox inbox, bool webSock
 
     public ExchangeOutcome Outcome { get; private set; }
 }
+
+/// <summary>The WebSocket settings a cycle's accept applies.</summary>
+internal sealed record WebSocketLimits(int MaxMessage, TimeSpan PingInterval, TimeSpan PingTimeout);

@@ -1,6 +1,8 @@
 using Narwhal.Asgi;
+using Narwhal.Green;
 using Narwhal.Http;
 using Narwhal.Logging;
+using Narwhal.Loop;
 using Narwhal.Posix;
 using Narwhal.Python;
 using Narwhal.Settings;
@@ -10,12 +12,15 @@ using Narwhal.Tornado;
 namespace Narwhal.Worker;
 
 /// <summary>
-/// The asgi worker's life. The main thread, which started Python, runs the event loop; a
-/// control thread beats the heartbeat, watches the signals and the loop's pulse, starts
-/// Kestrel once lifespan startup is done, and drains and stops it. The control thread never
-/// enters Python except through the hooks (the loop releases the GIL while it waits).
+/// The life of a worker that runs one event loop (asgi, tornado, gevent, eventlet). The main
+/// thread, which started Python, runs the loop; a control thread beats the heartbeat, watches
+/// the signals and the loop's pulse, starts Kestrel once the app is ready (ASGI: lifespan
+/// startup done), and drains and stops it. The control thread does not enter Python: hooks
+/// and a Python logger's lines go to the loop as calls (under gevent and eventlet the
+/// interpreter is patched for the hub's thread alone). The one exception is a loop stuck past
+/// --timeout, which cannot run anything: its stack and worker_abort are read from here.
 /// </summary>
-internal static class AsgiWorker
+internal static class LoopWorker
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(200);
 
@@ -23,16 +28,11 @@ internal static class AsgiWorker
         RequestRules rules, RequestRecorder recorder)
     {
         var pid = Environment.ProcessId;
-        var options = AsgiOptions.From(config);
-        // Tornado has no lifespan protocol: its apps start in their module or a hook.
-        if (kind == WorkerKind.Tornado) options = options with { Lifespan = "off" };
-        using var server = new AsgiServer(options);
-        AsgiRuntime runtime;
+        using var server = new LoopServer();
+        ILoopRuntime runtime;
         try
         {
-            var (python, sysPath, argv) = WorkerProcess.AppEnvironment(config);
-            runtime = AsgiRuntime.Start(python, argv, sysPath, config.Get(ServerSettings.RawEnv), config.Get(ServerSettings.WsgiApp), server,
-                kind == WorkerKind.Tornado ? TornadoApp.Adapt : null);
+            runtime = StartRuntime(config, kind, server, rules, recorder);
         }
         catch (Exception e) when (e is PythonNotUsableException or AppLoadException)
         {
@@ -50,10 +50,11 @@ internal static class AsgiWorker
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(config, state.RequestReplacement) : null;
         var admission = new Admission(drain, config.Get(SecuritySettings.BodyBufferSize), rules, recorder);
 
+        if (kind is WorkerKind.Gevent or WorkerKind.Eventlet) RouteLogThrough(server);
         var loopDone = new ManualResetEventSlim(false);
         var control = new Thread(() => Control(config, handoff, signals, server, runtime, host, admission, state, loopDone))
         {
-            IsBackground = true, Name = "asgi-control",
+            IsBackground = true, Name = "loop-control",
         };
         control.Start();
         var code = runtime.Serve();
@@ -67,7 +68,31 @@ internal static class AsgiWorker
         return Program.ExitOk;
     }
 
-    private static void Control(Config config, WorkerHandoff handoff, StopSignals signals, AsgiServer server, AsgiRuntime runtime,
+    private static ILoopRuntime StartRuntime(Config config, WorkerKind kind, LoopServer server, RequestRules rules, RequestRecorder recorder)
+    {
+        var (python, sysPath, argv) = WorkerProcess.AppEnvironment(config);
+        var env = config.Get(ServerSettings.RawEnv);
+        var app = config.Get(ServerSettings.WsgiApp);
+        if (kind is WorkerKind.Gevent or WorkerKind.Eventlet)
+            return GreenRuntime.Start(python, argv, sysPath, env, app, server, GreenOptions.From(config, kind, rules, recorder.EnvironKeys));
+        var options = AsgiOptions.From(config);
+        // Tornado has no lifespan protocol: its apps start in their module or a hook.
+        if (kind == WorkerKind.Tornado) options = options with { Lifespan = "off" };
+        return AsgiRuntime.Start(python, argv, sysPath, env, app, server, options, kind == WorkerKind.Tornado ? TornadoApp.Adapt : null);
+    }
+
+    /// <summary>
+    /// A Python logger's lines go to the loop while it serves, from whatever thread logs
+    /// (Kestrel's, this worker's control thread, a native function on the loop thread): the
+    /// patched logging module's locks belong to the hub.
+    /// </summary>
+    private static void RouteLogThrough(LoopServer server)
+    {
+        if (ErrorLog.Python is not { } direct) return;
+        ErrorLog.Python = (level, message) => server.Post(new LoopCall(() => PythonLogging.EmitCall(level, message))) || direct(level, message);
+    }
+
+    private static void Control(Config config, WorkerHandoff handoff, StopSignals signals, LoopServer server, ILoopRuntime runtime,
         KestrelHost host, Admission admission, WorkerStatus state, ManualResetEventSlim loopDone)
     {
         // Lifespan startup first: the worker accepts only once the app is ready (or not at all).
@@ -76,7 +101,7 @@ internal static class AsgiWorker
             if (loopDone.IsSet) return;
             state.Beat(server.Handled);
         }
-        host.StartAsync(new AsgiHttpApplication(server, admission), CancellationToken.None).GetAwaiter().GetResult();
+        host.StartAsync(new LoopHttpApplication(server, admission), CancellationToken.None).GetAwaiter().GetResult();
         state.Set(WorkerState.Serving, server.Handled);
 
         var timeout = TimeSpan.FromSeconds(config.Get(ProcessSettings.Timeout));
@@ -94,7 +119,7 @@ internal static class AsgiWorker
         }
         host.StopAccepting(takeBacklog: true);
         var quick = stop == StopKind.Quick;
-        if (quick) WorkerHooks.CallBounded("worker_int", TimeSpan.FromSeconds(2));
+        if (quick) WorkerHooks.CallOnLoop(server, "worker_int", TimeSpan.FromSeconds(2));
         else
         {
             // HTTP requests finish; WebSockets have until shortly before --graceful-timeout
@@ -125,7 +150,7 @@ internal static class AsgiWorker
     }
 
     /// <summary>Beats the heartbeat and pings the loop until something ends the worker, and says what.</summary>
-    private static StopKind Watch(WorkerHandoff handoff, StopSignals signals, AsgiServer server, WorkerStatus state, TimeSpan timeout,
+    private static StopKind Watch(WorkerHandoff handoff, StopSignals signals, LoopServer server, WorkerStatus state, TimeSpan timeout,
         ManualResetEventSlim loopDone)
     {
         while (true)

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using Narwhal.Posix;
+using Narwhal.Python;
 
-namespace Narwhal.Asgi;
+namespace Narwhal.Loop;
 
 /// <summary>What a Kestrel or thread-pool thread tells the event loop.</summary>
 internal enum LoopEventKind
@@ -24,9 +25,29 @@ internal enum LoopEventKind
     Stop,
     /// <summary>The watchdog's tick: a loop that takes it is not stuck.</summary>
     Ping,
+    /// <summary>Python to run on the loop for another thread (a hook, a log line): a <see cref="LoopCall"/>.</summary>
+    Call,
+    /// <summary>A file sent to the client (payload: the bytes sent, -1 when it failed).</summary>
+    FileSent,
 }
 
-internal readonly record struct LoopEvent(LoopEventKind Kind, AsgiCycle? Cycle, object? Payload = null, int Code = 0);
+/// <summary>
+/// Python code another thread has the loop run: <see cref="Build"/>, called on the loop
+/// thread with the GIL held, makes the callable and its argument tuple; <see cref="Done"/>
+/// is set once the glue has run it (or the loop stopped without running it).
+/// </summary>
+internal sealed class LoopCall(Func<(PyStored Fn, PyStored Args)> build)
+{
+    private readonly ManualResetEventSlim _done = new(false);
+
+    public (PyStored Fn, PyStored Args) Build() => build();
+
+    public void Finish() => _done.Set();
+
+    public bool Wait(TimeSpan limit) => _done.Wait(limit);
+}
+
+internal readonly record struct LoopEvent(LoopEventKind Kind, LoopCycle? Cycle, object? Payload = null, int Code = 0);
 
 /// <summary>
 /// The one way into the event loop from other threads: a lock-free queue plus one eventfd

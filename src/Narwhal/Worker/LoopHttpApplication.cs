@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
-using Narwhal.Asgi;
+using Narwhal.Loop;
 using Narwhal.Http;
 
 namespace Narwhal.Worker;
@@ -9,7 +9,7 @@ namespace Narwhal.Worker;
 /// Kestrel's entry point for ASGI: hands each request to the event loop through the bridge's
 /// queue and waits for the app's task to finish with it, without blocking a Kestrel thread.
 /// </summary>
-internal sealed class AsgiHttpApplication(AsgiServer server, Admission admission) : IHttpApplication<KestrelExchange>
+internal sealed class LoopHttpApplication(LoopServer server, Admission admission) : IHttpApplication<KestrelExchange>
 {
     public KestrelExchange CreateContext(IFeatureCollection contextFeatures) => admission.Create(contextFeatures);
 
