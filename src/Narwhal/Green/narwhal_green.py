@@ -218,6 +218,10 @@ class Server:
             self.green.kill(greenlet)
         while self.running and time.monotonic() < deadline:
             self.green.sleep(0.02)
+        # A greenlet killed before it first ran never reaches run()'s finally.
+        for id in list(self.running):
+            del self.running[id]
+            _complete(id, ABORT)
 
 
 _server = None
