@@ -221,3 +221,24 @@ def test_term_lets_an_in_flight_request_finish_and_exits_0(serve, tmp_path):
     t.join(10)
     assert result["r"].status_code == 200 and result["r"].text == "finished"
     assert server.proc.wait(10) == 0
+
+
+def test_a_bind_in_use_is_retried_then_refused_and_the_first_server_keeps_every_connection(serve):
+    """Gunicorn's create_sockets: five tries a second apart, then exit 1. .NET's ReuseAddress
+    also sets SO_REUSEPORT on Linux: with it a second server bound the same port and took
+    part of the first one's connections."""
+    first = serve("hello:app", "-w", "2")
+    second = subprocess.Popen([str(ROOT / "narwhal"), "-b", "127.0.0.1:%d" % first.port, "hello:app"], cwd=APPS,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1.5)  # the second one is retrying now, or serving if it could bind
+        answered = [requests.get(first.url("/"), headers={"Connection": "close"}).text for _ in range(40)]
+        out, _ = second.communicate(timeout=20)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert answered == ["hello"] * 40
+    assert second.returncode == 1, out
+    assert out.count("[ERROR] Connection in use: ('127.0.0.1', %d)" % first.port) == 5, out
+    assert out.count("[ERROR] Retrying in 1 second.") == 5, out
+    assert "Can't connect to 127.0.0.1:%d" % first.port in out, out

@@ -181,9 +181,34 @@ internal sealed partial class Arbiter
         {
             // With --reuse-port each worker listens on its own socket; the master's stays
             // bound but not listening, so the kernel never hands it a connection.
-            listeners.Add(Listener.Bind(bind, backlog, reusePort, umask, uid, gid, listen: !(reusePort && bind.Kind == BindKind.Tcp)));
+            listeners.Add(BindRetrying(bind, () => Listener.Bind(bind, backlog, reusePort, umask, uid, gid,
+                listen: !(reusePort && bind.Kind == BindKind.Tcp))));
         }
         return listeners;
+    }
+
+    /// <summary>
+    /// Gunicorn's create_sockets: an address in use is tried five times a second apart (a
+    /// server restarting in place frees it), each failure logged as Gunicorn logs it.
+    /// </summary>
+    private static Listener BindRetrying(BindAddress bind, Func<Listener> open)
+    {
+        const int Attempts = 5;
+        var shown = bind.Kind == BindKind.Tcp ? $"('{bind.Host}', {bind.Port})" : bind.ToString();
+        for (var attempt = 1; attempt <= Attempts; attempt++)
+        {
+            try
+            {
+                return open();
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                ErrorLog.Error($"Connection in use: {shown}");
+                ErrorLog.Error("Retrying in 1 second.");
+                Thread.Sleep(1000);
+            }
+        }
+        throw new SocketException((int)SocketError.AddressAlreadyInUse);
     }
 
     private void Loop()

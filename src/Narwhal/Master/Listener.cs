@@ -86,7 +86,9 @@ internal sealed class Listener : IDisposable
     private static Socket CreateTcp(IPEndPoint endpoint, bool reusePort)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        // SO_REUSEADDR alone, set raw: .NET's ReuseAddress also sets SO_REUSEPORT on Linux, which
+        // let a second server bind a port in use and share its connections with the first.
+        socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
         if (reusePort) socket.SetRawSocketOption(1 /* SOL_SOCKET */, 15 /* SO_REUSEPORT */, BitConverter.GetBytes(1));
         if (endpoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
         return socket;

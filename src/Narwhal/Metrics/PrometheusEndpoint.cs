@@ -41,7 +41,8 @@ internal sealed class PrometheusEndpoint : IDisposable
         {
             var ip = IPAddress.TryParse(bind.Host, out var parsed) ? parsed : Dns.GetHostAddresses(bind.Host!).First();
             socket = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // SO_REUSEADDR alone (.NET's ReuseAddress adds SO_REUSEPORT on Linux: a port in use would be shared).
+            socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
             socket.Bind(new IPEndPoint(ip, bind.Port));
         }
         socket.Listen(64);
