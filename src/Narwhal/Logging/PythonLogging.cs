@@ -64,8 +64,16 @@ internal static class PythonLogging
         ErrorLog.Python = Emit;
     }
 
+    /// <summary>
+    /// Set by a worker whose interpreter belongs to one thread while it serves (the green
+    /// workers' hub: the patched logging module's locks are the hub's): has that thread run
+    /// the call; false when it cannot now, and the caller calls Python itself.
+    /// </summary>
+    public static Func<Func<(PyStored Fn, PyStored Args)>, bool>? Marshal { get; set; }
+
     private static bool Emit(LogLevel level, string message)
     {
+        if (Marshal is { } marshal && marshal(() => EmitCall(level, message))) return true;
         try
         {
             using var gil = Gil.Take();
@@ -80,11 +88,8 @@ internal static class PythonLogging
         }
     }
 
-    /// <summary>
-    /// The call that writes one line through the Python logger (GIL held): for a thread that
-    /// must not call Python itself and has the interpreter's own thread run it.
-    /// </summary>
-    public static (PyStored Fn, PyStored Args) EmitCall(LogLevel level, string message)
+    /// <summary>The call that writes one line through the Python logger (GIL held), for <see cref="Marshal"/>.</summary>
+    private static (PyStored Fn, PyStored Args) EmitCall(LogLevel level, string message)
     {
         using var l = Interop.Long((int)level);
         using var m = Interop.Str(message);
@@ -107,6 +112,7 @@ internal static class PythonLogging
     public static void Reopen()
     {
         if (_logger == null) return;
+        if (Marshal is { } marshal && marshal(() => (Interop.GetAttr(_logger, "reopen_files").Store(), Containers.Tuple().Store()))) return;
         try
         {
             using var gil = Gil.Take();

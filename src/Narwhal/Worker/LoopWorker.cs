@@ -50,7 +50,9 @@ internal static class LoopWorker
         using var reloader = config.Get(ProcessSettings.Reload) ? FileWatcher.Start(config, state.RequestReplacement) : null;
         var admission = new Admission(drain, config.Get(SecuritySettings.BodyBufferSize), rules, recorder);
 
-        if (kind is WorkerKind.Gevent or WorkerKind.Eventlet) RouteLogThrough(server);
+        // A Python logger's lines (and USR1's reopen) go to the hub while it serves, from
+        // whatever thread logs: Kestrel's, the control thread, a native on the hub's own stack.
+        if (kind is WorkerKind.Gevent or WorkerKind.Eventlet) PythonLogging.Marshal = build => server.Post(new LoopCall(build));
         var loopDone = new ManualResetEventSlim(false);
         var control = new Thread(() => Control(config, handoff, signals, server, runtime, host, admission, state, loopDone))
         {
@@ -79,17 +81,6 @@ internal static class LoopWorker
         // Tornado has no lifespan protocol: its apps start in their module or a hook.
         if (kind == WorkerKind.Tornado) options = options with { Lifespan = "off" };
         return AsgiRuntime.Start(python, argv, sysPath, env, app, server, options, kind == WorkerKind.Tornado ? TornadoApp.Adapt : null);
-    }
-
-    /// <summary>
-    /// A Python logger's lines go to the loop while it serves, from whatever thread logs
-    /// (Kestrel's, this worker's control thread, a native function on the loop thread): the
-    /// patched logging module's locks belong to the hub.
-    /// </summary>
-    private static void RouteLogThrough(LoopServer server)
-    {
-        if (ErrorLog.Python is not { } direct) return;
-        ErrorLog.Python = (level, message) => server.Post(new LoopCall(() => PythonLogging.EmitCall(level, message))) || direct(level, message);
     }
 
     private static void Control(Config config, WorkerHandoff handoff, StopSignals signals, LoopServer server, ILoopRuntime runtime,
