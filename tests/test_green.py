@@ -234,6 +234,44 @@ def test_a_5mb_upload_read_in_pieces_beside_50_sleepers(green):
     assert max(waits) < 1.8, waits
 
 
+def test_a_chunked_upload_is_read_to_its_end(green):
+    """A body without Content-Length (chunked): wsgi.input reads it whole, then b''."""
+    parts = [os.urandom(10000) for _ in range(50)]
+    r = requests.post(green.url("/upload"), data=iter(parts), timeout=30)
+    info = r.json()
+    assert (info["size"], info["sha256"]) == (500000, hashlib.sha256(b"".join(parts)).hexdigest())
+
+
+def test_a_slow_reader_parks_only_its_greenlet_and_a_leaving_client_ends_the_body(green):
+    """A 10 MB streamed body to a client that does not read yet: its greenlet waits for the
+    flush, 20 sleepers are not held back, then the body arrives whole. A client that leaves
+    mid-body ends the app's iterable (close() called, not run to its end), with no error logged."""
+    def slow_client(n):
+        c = socket.create_connection(("127.0.0.1", green.port), timeout=30)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.sendall(b"GET /big?n=%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % n)
+        return c
+
+    before = get(green, "/big-ended").json()
+    reader = slow_client(160)
+    time.sleep(0.3)
+    answers = fire(green.port, ["/sleep?s=0.5"] * 20)
+    assert [a[:2] for a in answers] == [(200, b"slept 0.5")] * 20
+    assert max(a[2] for a in answers) < 1.3, answers
+    with reader:
+        status, _, headers, _, body = read_response(reader)
+    assert status == 200 and len(body) == 160 * 65536
+    assert body == b"".join(bytes([i % 251]) * 65536 for i in range(160))
+
+    leaver = slow_client(400)
+    leaver.recv(1000)
+    time.sleep(0.3)
+    leaver.close()
+    expected = dict(closed=before["closed"] + 2, finished=before["finished"] + 1)
+    wait_for(lambda: get(green, "/big-ended").json() == expected, 10, "the iterable closed: %s" % expected)
+    assert "Error handling request /big" not in green.log
+
+
 # ---------------------------------------------------------------- 11, 13: errors, access log
 
 def test_an_app_error_is_a_500_with_its_traceback_and_the_worker_goes_on(green):

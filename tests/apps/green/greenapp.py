@@ -87,16 +87,32 @@ def stream(n, gap):
         yield ("chunk %d produced at %.6f\n" % (i, time.time())).encode()
 
 
+class Big:
+    """n chunks of 64 KiB (chunk i is bytes of i % 251); counts how it ended in `ended`."""
+
+    ended = {"closed": 0, "finished": 0}
+
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield bytes([i % 251]) * 65536
+        Big.ended["finished"] += 1
+
+    def close(self):
+        Big.ended["closed"] += 1
+
+
 def upload_digest(stream_in, length):
-    """Reads the body in pieces: 64 KiB reads, with a readline() every few reads."""
+    """Reads the body in pieces: 64 KiB reads, with a readline() every few reads; to its end
+    when there is no Content-Length (a chunked body)."""
     digest = hashlib.sha256()
     got = reads = lines = 0
-    while got < length:
-        if reads % 4 == 3:
-            data = stream_in.readline(min(65536, length - got))
-            lines += 1
-        else:
-            data = stream_in.read(min(65536, length - got))
+    while length is None or got < length:
+        size = 65536 if length is None else min(65536, length - got)
+        data = stream_in.readline(size) if reads % 4 == 3 else stream_in.read(size)
+        lines += reads % 4 == 3
         reads += 1
         if not data:
             break
@@ -137,8 +153,14 @@ def app(environ, start_response):
         size = os.fstat(f.fileno()).st_size
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))])
         return environ["wsgi.file_wrapper"](f, 65536)
+    if path == "/big":
+        n = int(query.get("n", "160"))
+        start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(n * 65536))])
+        return Big(n)
+    if path == "/big-ended":
+        return reply(start_response, json.dumps(Big.ended), ctype="application/json")
     if path == "/upload":
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        length = int(environ["CONTENT_LENGTH"]) if environ.get("CONTENT_LENGTH") else None
         started = time.monotonic()
         info = upload_digest(environ["wsgi.input"], length)
         info["seconds"] = time.monotonic() - started
