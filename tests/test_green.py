@@ -29,8 +29,20 @@ LIBRARIES = ("gevent", "eventlet")
 LOAD_SECONDS = 3
 
 
-def start(tmp_path, library, *args, app="greenapp:app", cwd=GREEN, env=None, name="server", bind=True):
-    """A narwhal master with `-k library` on Debian's Python; returns once a worker answers."""
+_started = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers():
+    """Whatever a test started is stopped when it ends, however it ends."""
+    yield
+    while _started:
+        _started.pop().stop()
+
+
+def start(tmp_path, library, *args, app="greenapp:app", cwd=GREEN, env=None, name="server", bind=True, owned=True):
+    """A narwhal master with `-k library` on Debian's Python; returns once a worker answers.
+    Stopped at the end of the test unless owned is False (the caller stops it)."""
     port = free_port()
     argv = (["-k", library] if library else []) + list(args) + ["--python", DEBIAN_PYTHON]
     if bind:
@@ -38,8 +50,11 @@ def start(tmp_path, library, *args, app="greenapp:app", cwd=GREEN, env=None, nam
     full_env = dict(os.environ)
     full_env.pop("VIRTUAL_ENV", None)
     full_env.update(env or {})
-    server = Server(argv + [app], cwd, full_env, port, tmp_path / ("%s-%s.log" % (name, library)))
+    server = Server(argv + [app], cwd, full_env, port, tmp_path / ("%s-%s.log" % (name, library)), ready=False)
+    if owned:
+        _started.append(server)
     try:
+        server.wait_ready()
         if bind:
             wait_until_answering(server)
     except BaseException:
@@ -48,18 +63,18 @@ def start(tmp_path, library, *args, app="greenapp:app", cwd=GREEN, env=None, nam
     return server
 
 
-def wait_until_answering(server, timeout=30):
+def wait_until_answering(server, timeout=30, path="/pid"):
     try:
-        wait_for(lambda: _answers(server), timeout, "a worker to answer")
+        wait_for(lambda: _answers(server, path), timeout, "a worker to answer")
     except AssertionError as e:
         raise AssertionError("%s:\n%s" % (e, server.log)) from None
 
 
-def _answers(server):
+def _answers(server, path="/pid"):
     if server.proc.poll() is not None:
         raise AssertionError("narwhal exited with %s:\n%s" % (server.proc.returncode, server.log))
     try:
-        return requests.get(server.url("/pid"), timeout=5).ok
+        return requests.get(server.url(path), timeout=5).ok
     except requests.RequestException:
         return False
 
@@ -67,7 +82,7 @@ def _answers(server):
 @pytest.fixture(scope="module", params=LIBRARIES)
 def green(request, tmp_path_factory):
     """One worker of each library, shared by the tests that leave it as it was."""
-    server = start(tmp_path_factory.mktemp("green"), request.param, "-w", "1", "--access-logfile", "-")
+    server = start(tmp_path_factory.mktemp("green"), request.param, "-w", "1", "--access-logfile", "-", owned=False)
     server.library = request.param
     yield server
     server.stop()
@@ -315,16 +330,13 @@ def test_worker_connections_bounds_the_requests_in_the_app(tmp_path, library):
     do: the rest wait in the kernel's queue), and all 30 are answered, in three waves. (The
     threaded worker answers past its limit with 503, as docs/settings.md says of every worker.)"""
     server = start(tmp_path, library, "-w", "1", "--worker-connections", "10")
-    try:
-        peak(server)
-        began = time.monotonic()
-        answers = fire(server.port, ["/sleep?s=0.5"] * 30)
-        elapsed = time.monotonic() - began
-        assert [a[:2] for a in answers] == [(200, b"slept 0.5")] * 30, answers
-        assert peak(server) == 10
-        assert elapsed >= 1.4, elapsed
-    finally:
-        server.stop()
+    peak(server)
+    began = time.monotonic()
+    answers = fire(server.port, ["/sleep?s=0.5"] * 30)
+    elapsed = time.monotonic() - began
+    assert [a[:2] for a in answers] == [(200, b"slept 0.5")] * 30, answers
+    assert peak(server) == 10
+    assert elapsed >= 1.4, elapsed
 
 
 # ---------------------------------------------------------------- 7: --timeout
@@ -341,24 +353,21 @@ def test_timeout_spares_a_busy_hub_and_replaces_a_stuck_one(tmp_path, library):
     and a new worker serves."""
     timeout = TIMEOUT[library]
     server = start(tmp_path, library, "-w", "1", "--timeout", str(timeout))
-    try:
-        first = get(server, "/pid").text
-        answers = fire(server.port, ["/sleep?s=%d&how=green" % (timeout + 2)] * 500, timeout=60)
-        assert [a[:2] for a in answers] == [(200, b"slept %d.0" % (timeout + 2))] * 500
-        assert get(server, "/pid").text == first
-        assert "The event loop has not run" not in server.log
+    first = get(server, "/pid").text
+    answers = fire(server.port, ["/sleep?s=%d&how=green" % (timeout + 2)] * 500, timeout=60)
+    assert [a[:2] for a in answers] == [(200, b"slept %d.0" % (timeout + 2))] * 500
+    assert get(server, "/pid").text == first
+    assert "The event loop has not run" not in server.log
 
-        stuck = int(first.split("=")[1])
-        threading.Thread(target=_quietly, args=(get, server, "/spin"), daemon=True).start()
-        wait_for(lambda: not alive(stuck), 15, "the stuck worker to exit")
-        wait_until_answering(server, 20)
-        assert get(server, "/pid").text != first
-        log = server.log
-        line = r"\[%d\] \[ERROR\] The event loop has not run for [\d.]+ s, past the %d s timeout" % (stuck, timeout)
-        assert re.search(line, log), log
-        assert re.search(r'greenapp\.py", line \d+, in spin_forever', log), log
-    finally:
-        server.stop()
+    stuck = int(first.split("=")[1])
+    threading.Thread(target=_quietly, args=(get, server, "/spin"), daemon=True).start()
+    wait_for(lambda: not alive(stuck), 15, "the stuck worker to exit")
+    wait_until_answering(server, 20)
+    assert get(server, "/pid").text != first
+    log = server.log
+    line = r"\[%d\] \[ERROR\] The event loop has not run for [\d.]+ s, past the %d s timeout" % (stuck, timeout)
+    assert re.search(line, log), log
+    assert re.search(r'greenapp\.py", line \d+, in spin_forever', log), log
 
 
 def _quietly(fn, *args, **kw):
@@ -416,33 +425,30 @@ def test_hup_ttin_ttou_and_term_under_load_fail_nothing(tmp_path, library):
     worker added, then one removed), each with zero failed requests; then a graceful TERM
     with 20 requests sleeping 1 s in flight: all answered, the master exits 0."""
     server = start(tmp_path, library, "-w", "2")
-    try:
-        wait_for(lambda: len(workers(server.pid)) == 2, 20, "2 workers")
-        old = workers(server.pid)
-        load = Load(server.url("/pid"), LOAD_SECONDS)
-        time.sleep(1)
-        server.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: not any(alive(p) for p in old) and len(workers(server.pid)) == 2, 20, "new workers after HUP")
-        assert_no_failures(load.result())  # HUP
-        assert not set(workers(server.pid)) & set(old)
+    wait_for(lambda: len(workers(server.pid)) == 2, 20, "2 workers")
+    old = workers(server.pid)
+    load = Load(server.url("/pid"), LOAD_SECONDS)
+    time.sleep(1)
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: not any(alive(p) for p in old) and len(workers(server.pid)) == 2, 20, "new workers after HUP")
+    assert_no_failures(load.result())  # HUP
+    assert not set(workers(server.pid)) & set(old)
 
-        load = Load(server.url("/pid"), LOAD_SECONDS)
-        time.sleep(0.5)
-        server.proc.send_signal(signal.SIGTTIN)
-        wait_for(lambda: len(workers(server.pid)) == 3, 10, "3 workers after TTIN")
-        time.sleep(0.8)
-        server.proc.send_signal(signal.SIGTTOU)
-        wait_for(lambda: len(workers(server.pid)) == 2, 10, "2 workers after TTOU")
-        assert_no_failures(load.result())  # TTIN, TTOU
+    load = Load(server.url("/pid"), LOAD_SECONDS)
+    time.sleep(0.5)
+    server.proc.send_signal(signal.SIGTTIN)
+    wait_for(lambda: len(workers(server.pid)) == 3, 10, "3 workers after TTIN")
+    time.sleep(0.8)
+    server.proc.send_signal(signal.SIGTTOU)
+    wait_for(lambda: len(workers(server.pid)) == 2, 10, "2 workers after TTOU")
+    assert_no_failures(load.result())  # TTIN, TTOU
 
-        pool = concurrent.futures.ThreadPoolExecutor(1)
-        answers = pool.submit(fire, server.port, ["/sleep?s=1"] * 20)
-        time.sleep(0.4)
-        server.proc.send_signal(signal.SIGTERM)
-        assert [a[:2] for a in answers.result(30)] == [(200, b"slept 1.0")] * 20  # TERM
-        assert server.proc.wait(15) == 0
-    finally:
-        server.stop()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    answers = pool.submit(fire, server.port, ["/sleep?s=1"] * 20)
+    time.sleep(0.4)
+    server.proc.send_signal(signal.SIGTERM)
+    assert [a[:2] for a in answers.result(30)] == [(200, b"slept 1.0")] * 20  # TERM
+    assert server.proc.wait(15) == 0
 
 
 # ---------------------------------------------------------------- 10: the tutorials' commands
@@ -453,39 +459,35 @@ def test_django_project_with_worker_class_gevent(tmp_path):
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)
     server = Server(["--worker-class=gevent", "--python", DEBIAN_PYTHON, "-b", "127.0.0.1:%d" % port,
-                     "mysite.wsgi:application"], APPS / "djsite", env, port, tmp_path / "django.log")
-    try:
-        wait_for(lambda: _quietly(requests.get, server.url("/"), timeout=5) is not None, 30, "Django:\n%s" % server.log)
-        r = requests.get(server.url("/"))
-        assert r.status_code == 200 and r.text.startswith("hello from django, csrf=")
-        r = requests.post(server.url("/form/"), data={"name": "narwhal"})
-        assert r.json() == {"name": "narwhal", "path": "/form/", "script": ""}
-        assert "Using worker: gevent" in server.log
-    finally:
-        server.stop()
+                     "mysite.wsgi:application"], APPS / "djsite", env, port, tmp_path / "django.log", ready=False)
+    _started.append(server)
+    server.wait_ready()
+    wait_until_answering(server, path="/")
+    r = requests.get(server.url("/"))
+    assert r.status_code == 200 and r.text.startswith("hello from django, csrf=")
+    r = requests.post(server.url("/form/"), data={"name": "narwhal"})
+    assert r.json() == {"name": "narwhal", "path": "/form/", "script": ""}
+    assert "Using worker: gevent" in server.log
 
 
 def test_three_gevent_workers_on_a_unix_socket(tmp_path):
     """`narwhal -k gevent -w 3 --bind unix:PATH`: answers over the unix socket, from the workers."""
     path = tmp_path / "narwhal.sock"
     server = start(tmp_path, "gevent", "-w", "3", "--bind", "unix:%s" % path, bind=False)
-    try:
-        wait_for(lambda: len(workers(server.pid)) == 3 and path.exists(), 20, "3 workers and the socket")
+    wait_for(lambda: len(workers(server.pid)) == 3 and path.exists(), 20, "3 workers and the socket")
 
-        def ask_unix(target):
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(10)
-                s.connect(str(path))
-                s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % target)
-                return read_response(s)
+    def ask_unix(target):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(path))
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % target)
+            return read_response(s)
 
-        wait_for(lambda: _quietly_unix(ask_unix, b"/pid"), 20, "an answer on the socket")
-        answers = [ask_unix(b"/pid") for _ in range(20)]
-        assert all(a[0] == 200 for a in answers)
-        assert {a[4].decode() for a in answers} <= {"pid=%d" % p for p in workers(server.pid)}
-        assert ask_unix(b"/library")[4] == b"gevent False"
-    finally:
-        server.stop()
+    wait_for(lambda: _quietly_unix(ask_unix, b"/pid"), 20, "an answer on the socket")
+    answers = [ask_unix(b"/pid") for _ in range(20)]
+    assert all(a[0] == 200 for a in answers)
+    assert {a[4].decode() for a in answers} <= {"pid=%d" % p for p in workers(server.pid)}
+    assert ask_unix(b"/library")[4] == b"gevent False"
 
 
 def _quietly_unix(fn, *args):
