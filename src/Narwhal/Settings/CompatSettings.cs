@@ -56,8 +56,11 @@ internal static class CompatSettings
     {
         Name = "worker_connections", Section = Sections.WorkerProcesses, Cli = ["--worker-connections"], Meta = "INT",
         Default = () => 1000, Validate = Validators.NonNegativeInt,
-        Desc = "The maximum number of simultaneous connections per worker; past it a new connection gets a 503 and is closed. 0 for no limit.",
-        Narwhal = "Gunicorn's sync worker ignores it and its gthread worker leaves extra connections waiting; Narwhal answers them with a 503.",
+        Desc = "The maximum number of simultaneous connections per worker, 0 for no limit. The threaded worker (sync, gthread) answers a " +
+               "connection past it with a 503 and closes it; the event-loop workers (asgi, gevent, eventlet, tornado) stop accepting at the " +
+               "limit, as Gunicorn's async workers do, so further connections wait in the kernel's queue or go to another worker. " +
+               "The gevent and eventlet workers also run at most this many requests at once (Gunicorn's pool size).",
+        Narwhal = "Gunicorn's sync worker ignores it and its gthread worker leaves extra connections waiting; Narwhal's threaded worker answers them with a 503.",
     });
 
     public static readonly Setting<bool> Sendfile = SettingsRegistry.Add(new Setting<bool>
