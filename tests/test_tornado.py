@@ -94,6 +94,19 @@ def test_x_real_ip_and_x_scheme_are_not_applied(tornado):
     assert (r.json()["remote_ip"], r.json()["protocol"]) == ("127.0.0.1", "http")
 
 
+def test_x_forwarded_for_from_a_trusted_proxy_is_the_remote_ip(tornado, tmp_path):
+    """remote_ip is the client the server's scope gives: the peer, or for a peer in
+    --forwarded-allow-ips (127.0.0.1 by default) the last X-Forwarded-For address, as for
+    every app of the asgi worker (Gunicorn's TornadoWorker always gives the peer)."""
+    headers = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7"}
+    assert requests.get(tornado.url("/args/x"), headers=headers).json()["remote_ip"] == "203.0.113.7"
+    untrusted = start(tmp_path, "tornado_app:application", "-k", "tornado", "--forwarded-allow-ips", "10.0.0.1")
+    try:
+        assert requests.get(untrusted.url("/args/x"), headers=headers).json()["remote_ip"] == "127.0.0.1"
+    finally:
+        untrusted.stop()
+
+
 def test_post_body_is_request_body(tornado):
     body = bytes(range(256)) * 4096  # 1 MiB
     r = requests.post(tornado.url("/echo"), data=body)
@@ -115,6 +128,15 @@ def test_stream_request_body_gets_each_chunk_as_it_comes(tornado):
     assert status == 200
     got = json.loads(body)
     assert got["size"] == 5 * 65536 and got["chunks"] >= 3, got
+
+
+def test_a_body_over_set_max_body_size_is_a_400(tornado):
+    """connection.set_max_body_size() in prepare(): a larger body gets HTTP1Connection's 400 and
+    the connection closes; a smaller one is read."""
+    assert requests.post(tornado.url("/limited"), data=b"s" * 900).text == "got 900"
+    r = requests.post(tornado.url("/limited"), data=b"b" * 5000)
+    assert r.status_code == 400 and r.headers.get("Connection") == "close"
+    assert requests.get(tornado.url("/")).status_code == 200
 
 
 def test_flush_streams_chunk_by_chunk(tornado):
@@ -156,6 +178,8 @@ def test_tornados_own_404_and_405(tornado):
     assert r.status_code == 404 and "404: Not Found" in r.text
     r = requests.delete(tornado.url("/"))
     assert r.status_code == 405 and "405: Method Not Allowed" in r.text
+    # Tornado's access log warns about 4xx; unconfigured, Python's logging writes it to stderr.
+    wait_for(lambda: "404 GET /nowhere (127.0.0.1)" in tornado.log, 5, "Tornado's access log line")
 
 
 def test_exception_is_tornados_500_with_the_traceback_in_the_error_log(tornado):
@@ -259,6 +283,20 @@ def test_websocket_close_from_the_handler_has_its_code_and_reason(tornado):
     # close_code is the code the client answered with; close_reason stays None: the server's
     # websocket.disconnect carries no reason (see docs/tornado.md).
     wait_for(lambda: "ws closed 4001 None" in events(tornado), 5, "on_close after the handler's close")
+
+
+def test_websocket_on_message_exception_is_logged_and_closes_1011(tornado):
+    """An exception in on_message(): the handler's log_exception() writes the traceback, the
+    socket closes with 1011 (Tornado drops the TCP connection) and on_close() runs."""
+    async def go():
+        async with websockets.connect("ws://127.0.0.1:%d/ws-faulty" % tornado.port) as c:
+            await c.send("anything")
+            with pytest.raises(websockets.ConnectionClosed):
+                await c.recv()
+            return c.close_code
+    assert asyncio.run(go()) == 1011
+    wait_for(lambda: "KeyError: 'websocket handler failed on purpose'" in tornado.log, 5, "the traceback")
+    wait_for(lambda: "faulty closed" in events(tornado), 5, "on_close")
 
 
 def test_websocket_check_origin_refusal_is_403(tornado):

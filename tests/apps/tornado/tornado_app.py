@@ -56,6 +56,21 @@ class Streamed(tornado.web.RequestHandler):
         self.write({"chunks": self.chunks, "size": self.size})
 
 
+@tornado.web.stream_request_body
+class Limited(tornado.web.RequestHandler):
+    """A body limit set in prepare(), as Tornado's docs show: a larger body is refused."""
+
+    def prepare(self):
+        self.request.connection.set_max_body_size(1000)
+        self.size = 0
+
+    def data_received(self, chunk):
+        self.size += len(chunk)
+
+    def post(self):
+        self.write("got %d" % self.size)
+
+
 class Flushing(tornado.web.RequestHandler):
     async def get(self):
         for i in range(3):
@@ -129,6 +144,14 @@ class WsEcho(tornado.websocket.WebSocketHandler):
         record("ws closed %s %s" % (self.close_code, self.close_reason))
 
 
+class WsFaulty(tornado.websocket.WebSocketHandler):
+    def on_message(self, message):
+        raise KeyError("websocket handler failed on purpose")
+
+    def on_close(self):
+        record("faulty closed")
+
+
 class WsStrict(tornado.websocket.WebSocketHandler):
     """Tornado's default check_origin: a foreign Origin is refused with a 403."""
 
@@ -150,6 +173,8 @@ def make_app():
         (r"/nocontent", NoContent),
         (r"/ws", WsEcho),
         (r"/ws-strict", WsStrict),
+        (r"/ws-faulty", WsFaulty),
+        (r"/limited", Limited),
     ])
 
 
