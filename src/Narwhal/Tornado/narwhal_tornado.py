@@ -36,8 +36,9 @@ from tornado.wsgi import WSGIContainer
 # IOStream's max_buffer_size, 100 MiB, which is what Gunicorn's TornadoWorker runs with.
 MAX_BODY_SIZE = 100 * 1024 * 1024
 
-# Framing is Kestrel's: Tornado's own headers for it would contradict what goes on the wire.
-_FRAMING = frozenset(("transfer-encoding", "keep-alive"))
+# Framing is the server's: Tornado's own headers for it would contradict what goes on the wire.
+# (HTTPHeaders keeps names as _normalize_header writes them: "Transfer-Encoding".)
+_FRAMING = frozenset(("Transfer-Encoding", "Keep-Alive"))
 # Set by the server on a 101 (or already given to websocket.accept separately).
 _HANDSHAKE = frozenset(("upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol",
                         "sec-websocket-extensions", "content-length", "transfer-encoding", "content-type"))
@@ -263,12 +264,14 @@ class _HttpConnection(_Connection):
             self.expected = 0
         elif "Content-Length" in headers:
             self.expected = int(headers["Content-Length"])
+        # Names as Tornado spells them ("Set-Cookie"), so the wire reads as under Tornado's
+        # HTTPServer; Narwhal takes response header names in any case.
         items = []
+        append = items.append
         for name, value in headers.get_all():
-            name = name.lower()
-            if name in _FRAMING or (name == "connection" and value.lower() != "close"):
+            if name in _FRAMING or (name == "Connection" and value.lower() != "close"):
                 continue
-            items.append((name.encode("latin-1"), str(value).encode("latin-1")))
+            append((name.encode("latin-1"), (value if type(value) is str else str(value)).encode("latin-1")))
         fut = self.queue({"type": "http.response.start", "status": code, "headers": items}, with_future=not chunk)
         if chunk:
             return self.write(chunk)
@@ -430,8 +433,8 @@ class _WebSocketConnection(_Connection):
                      if n.lower() not in _HANDSHAKE and n.lower() != "date"]
             subprotocol = headers.get("Sec-WebSocket-Protocol")
             return self.queue({"type": "websocket.accept", "subprotocol": subprotocol, "headers": items})
-        items = [(n.lower().encode("latin-1"), str(v).encode("latin-1")) for n, v in headers.get_all()
-                 if n.lower() not in _FRAMING]
+        items = [(n.encode("latin-1"), str(v).encode("latin-1")) for n, v in headers.get_all()
+                 if n not in _FRAMING]
         fut = self.queue({"type": "websocket.http.response.start", "status": start_line.code, "headers": items},
                          with_future=not chunk)
         return self.write(chunk) if chunk else fut
