@@ -117,7 +117,8 @@ def test_post_body_is_request_body(tornado):
 
 def test_stream_request_body_gets_each_chunk_as_it_comes(tornado):
     """@stream_request_body: data_received() per chunk as the client sends it (its future awaited),
-    not the body buffered first. (64 KiB pieces: the server reads the body in blocks that size.)"""
+    not the body buffered first. (64 KiB pieces: --body-buffer-size, 64 KiB, is received before
+    the request starts.)"""
     with tornado.connect() as s:
         s.sendall(b"PUT /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
         for _ in range(5):
