@@ -306,10 +306,11 @@ class _HttpConnection(_Connection):
         self.gone()
 
     def send_failed(self):
-        self.gone()
         if self.reading:
             self.reading = False
-            _logged(self.delegate.on_connection_close)
+            self.gone_while_reading()
+        else:
+            self.gone()
 
     def respond_error(self, status, body, close=False):
         """A response of the connection's own (a failed delegate, a body over the limit) when the head is not out yet."""
@@ -348,6 +349,10 @@ class _HttpConnection(_Connection):
             if reader is not None and self.reading and not reader.done():
                 reader.cancel()  # the response ended before the body was read (the server drains or closes)
         finally:
+            if not self.done():
+                # Cancelled by the server (a stop past --graceful-timeout): the handler is told
+                # its client is gone, as when the connection drops.
+                self.gone()
             _logged(app.on_close, self)
 
     async def read(self):
