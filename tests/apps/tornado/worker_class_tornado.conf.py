@@ -1,0 +1,3 @@
+# Gunicorn's spelling of the worker class in a config file.
+worker_class = "tornado"
+workers = 1
