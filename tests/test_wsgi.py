@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from conftest import APPS, read_response
+from procs import workers
 
 
 @pytest.fixture
@@ -154,6 +155,69 @@ def test_generator_response_is_streamed_chunk_by_chunk(server):
         assert time.monotonic() - started < 0.4
         rest = b"".join(chunks)
     assert rest == b"data: 1\n\ndata: 2\n\n"
+
+
+def test_each_chunk_of_a_generator_reaches_the_client_before_the_next_is_made(server):
+    """The server batches only what the app has already made: a chunk the generator yields
+    goes out while the generator is still working on the next one."""
+    assert requests.get(server.url("/write")).status_code == 200  # the worker is up and warm
+    with server.connect() as s:
+        s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        got, arrivals, started = b"", [], time.monotonic()
+        while got.count(b"data: ") < 3:
+            data = s.recv(65536)
+            assert data, got
+            got += data
+            arrivals.append((time.monotonic() - started, got.count(b"data: ")))
+    # Event n is yielded at 0.5 * (n - 1) s and followed by a 0.5 s sleep (the generator ends
+    # at 1.5 s): each arrives while the generator sleeps after it, none held for the next.
+    for n in (1, 2, 3):
+        assert min(t for t, seen in arrivals if seen >= n) < 0.5 * (n - 1) + 0.4, arrivals
+
+
+def worker_rss_kib(server):
+    (worker,) = workers(server.pid)
+    for line in open("/proc/%d/status" % worker):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+
+
+def test_a_client_that_stops_reading_holds_the_generator_back(server):
+    """Backpressure: while the client reads nothing, the app's writes wait. What the server
+    takes from the generator is bounded by its own batch and the sockets' buffers, far
+    below the 1 GiB body, and so is the worker's memory."""
+    before = worker_rss_kib(server)
+    with server.connect() as s:
+        s.sendall(b"GET /counted HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(1.5)
+        produced = requests.get(server.url("/produced")).json()["bytes"]
+        grown = worker_rss_kib(server) - before
+        assert 0 < produced <= 32 << 20, produced
+        assert grown < 48 * 1024, grown
+        # Reading on lets the app go on.
+        got = 0
+        while got < 64 << 20:
+            got += len(s.recv(1 << 20))
+    assert requests.get(server.url("/produced")).json()["bytes"] >= 64 << 20
+
+
+def test_a_client_that_stops_reading_holds_a_file_wrapper_back(server, tmp_path):
+    """The same for a file sent through wsgi.file_wrapper: the server reads the file as
+    the client takes it, not into memory ahead of it."""
+    path = tmp_path / "sparse.bin"
+    with open(path, "wb") as f:
+        f.truncate(1 << 30)  # 1 GiB of zeros, sparse: quick to read
+    before = worker_rss_kib(server)
+    with server.connect() as s:
+        s.sendall(("GET /file?%s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+        assert s.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(1.5)
+        grown = worker_rss_kib(server) - before
+        assert grown < 48 * 1024, grown
+        got = 0
+        while got < 64 << 20:
+            got += len(s.recv(1 << 20))
 
 
 def test_start_response_may_be_called_in_the_first_iteration(server):

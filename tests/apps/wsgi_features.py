@@ -188,6 +188,26 @@ def big_app(environ, start_response):
     return body()
 
 
+_produced = [0]
+
+
+def counted_app(environ, start_response):
+    """Up to 1 GiB in 1 MiB blocks, counting what the server has taken from the generator."""
+    block = b"z" * (1 << 20)
+    start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(1 << 30))])
+    _produced[0] = 0
+
+    def body():
+        for _ in range(1024):
+            _produced[0] += len(block)
+            yield block
+    return body()
+
+
+def produced_app(environ, start_response):
+    return _json(start_response, {"bytes": _produced[0]})
+
+
 class Endless:
     """Streams until the client goes away; records that close() was called."""
 
@@ -242,6 +262,8 @@ ROUTES = {
     "/file-validated": validator(file_app),
     "/big": validator(big_app),
     "/endless": Endless,
+    "/counted": counted_app,
+    "/produced": produced_app,
     "/thread": thread_app,
 }
 

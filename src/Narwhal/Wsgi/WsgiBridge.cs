@@ -93,9 +93,8 @@ internal static unsafe class WsgiBridge
         {
             var exchange = FindExchange(args, nargs, 3);
             if (exchange == null) return 0;
-            if (!WriteBytes(exchange, args[1])) return 0;
-            if (Interop.IsTrue(args[2]) == 1 && !FlushReleasingGil(exchange)) return 0;
-            return Interop.NewNone().Steal();
+            if (!Interop.TryGetBytes(args[1], out var data)) return 0;
+            return WriteBody(exchange, data, flush: Interop.IsTrue(args[2]) == 1);
         }
         catch (Exception e)
         {
@@ -113,8 +112,7 @@ internal static unsafe class WsgiBridge
             if (exchange == null) return 0;
             if (!Interop.TryGetBytes(args[4], out var data)) return 0;
             StartResponse(exchange, args[1], args[2], args[3], data.Length);
-            exchange.Write(data);
-            return Interop.NewNone().Steal();
+            return WriteBody(exchange, data, flush: false);
         }
         catch (Exception e)
         {
@@ -187,24 +185,31 @@ internal static unsafe class WsgiBridge
         exchange.Start(status, reasonText, list);
     }
 
-    private static bool WriteBytes(Exchange exchange, PyBorrowed bytes)
+    /// <summary>
+    /// Appends body bytes, and sends them when <paramref name="flush"/> is set or the batch is
+    /// full. Bytes only appended are copied holding the GIL (cheaper than handing it over);
+    /// a copy that leads to a send runs without it, as does the send, which waits while the
+    /// client is slow. The bytes object stays alive meanwhile (the caller holds it) and is
+    /// immutable. Returns None, or NULL with the Python exception set.
+    /// </summary>
+    private static nint WriteBody(Exchange exchange, ReadOnlySpan<byte> data, bool flush)
     {
-        if (!Interop.TryGetBytes(bytes, out var data)) return false;
-        exchange.Write(data);
-        return true;
-    }
-
-    private static bool FlushReleasingGil(Exchange exchange)
-    {
+        if (!flush && !exchange.FlushesOnWrite(data.Length))
+        {
+            exchange.Write(data);
+            return Interop.NewNone().Steal();
+        }
         Exception? error = null;
         using (Gil.Release())
         {
-            try { exchange.Flush(); }
+            try
+            {
+                exchange.Write(data);
+                if (flush) exchange.Flush();
+            }
             catch (Exception e) { error = e; }
         }
-        if (error == null) return true;
-        RaiseOsError(error);
-        return false;
+        return error != null ? RaiseOsError(error) : Interop.NewNone().Steal();
     }
 
     /// <summary>Sets the Python exception that matches a .NET failure and returns NULL for the callback.</summary>

@@ -46,8 +46,13 @@ internal abstract class Exchange
     public abstract int ReadBody(Memory<byte> buffer);
 
     public abstract void Start(int status, string reason, List<KeyValuePair<string, string>> headers);
-    /// <summary>Appends body bytes without sending them yet.</summary>
+    /// <summary>
+    /// Appends body bytes; once enough are buffered it sends them, blocking while the client
+    /// is slower than the app (see <see cref="FlushesOnWrite"/>).
+    /// </summary>
     public abstract void Write(ReadOnlySpan<byte> data);
+    /// <summary>Whether writing <paramref name="length"/> more bytes now would send (and may block).</summary>
+    public abstract bool FlushesOnWrite(int length);
     /// <summary>Sends what was written (blocking). Throws <see cref="ClientGoneException"/>.</summary>
     public abstract void Flush();
     /// <summary>Sends a range of a file (blocking); returns the bytes sent.</summary>

@@ -34,8 +34,9 @@ internal sealed class KestrelExchange : Exchange
     private readonly bool _awaitsContinue;
     private bool _bodyRequested;
 
-    // Batch list bodies into writes of at most this size before pushing them out.
-    private const int FlushThreshold = 64 * 1024;
+    // Body bytes written without a flush (list bodies, file ranges) go out in batches of
+    // this size: one hand-off to the socket's sender per batch rather than per chunk.
+    private const int WriteThreshold = 256 * 1024;
 
     private readonly DrainSignal _drain;
 
@@ -252,8 +253,35 @@ internal sealed class KestrelExchange : Exchange
 
     public override void Write(ReadOnlySpan<byte> data)
     {
+        if (!_headWritten && data.Length >= DirectWrite && _declaredLength != null) WriteHead();
         Append(data);
-        if (_unflushed >= FlushThreshold) Flush();
+        if (_unflushed >= WriteThreshold) Flush();
+    }
+
+    public override bool FlushesOnWrite(int length) => _unflushed + length >= WriteThreshold;
+
+    // Body bytes written before the head are held in Kestrel's own buffers and copied again
+    // behind the head once it is written. From this size on, the head is written first.
+    private const int DirectWrite = 16 * 1024;
+    private bool _headWritten;
+
+    /// <summary>
+    /// Writes the head into the output (not sending it yet), so that the body is copied
+    /// once, straight behind it. Only for a declared Content-Length: without one, Kestrel
+    /// frames a body complete before the head is written with a Content-Length, otherwise chunked.
+    /// </summary>
+    private void WriteHead()
+    {
+        _headWritten = true;
+        try
+        {
+            var start = _body.StartAsync();
+            if (!start.IsCompletedSuccessfully) start.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            throw new ClientGoneException("client disconnected", e);
+        }
     }
 
     public override void Append(ReadOnlySpan<byte> data)
@@ -448,11 +476,27 @@ internal sealed class KestrelExchange : Exchange
             throw new ClientGoneException("client disconnected");
     }
 
+    // One per Python thread: the event a blocked flush waits on.
+    [ThreadStatic] private static ManualResetEventSlim? _flushed;
+
+    /// <summary>
+    /// Blocks until a flush Kestrel could not finish at once is done (the client reads slower
+    /// than the app writes). Not with Task.Wait: it spins before it sleeps, on the core the
+    /// socket's sender needs to make the progress it waits for.
+    /// </summary>
     private static System.IO.Pipelines.FlushResult Wait(ValueTask<System.IO.Pipelines.FlushResult> flush)
     {
         try
         {
-            return flush.AsTask().GetAwaiter().GetResult();
+            var awaiter = flush.ConfigureAwait(false).GetAwaiter();
+            if (!awaiter.IsCompleted)
+            {
+                var flushed = _flushed ??= new ManualResetEventSlim(false, spinCount: 0);
+                flushed.Reset();
+                awaiter.UnsafeOnCompleted(flushed.Set);
+                flushed.Wait();
+            }
+            return awaiter.GetResult();
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {
@@ -466,10 +510,11 @@ internal sealed class KestrelExchange : Exchange
         if (_declaredLength is null && !_bodyForbidden)
             _response.Headers.ContentLength = _declaredLength = count;
         if (_bodyForbidden || count <= 0) return 0;
-        Flush(); // headers first
+        if (!_headWritten) WriteHead(); // sent with the first batch
 
         // The file is read straight into Kestrel's output buffers, without Python and
-        // without an intermediate copy; each block is pushed out before the next is read.
+        // without an intermediate copy, and pushed out a batch at a time: the flush waits
+        // when the client is slower than the disk, so memory stays bounded.
         long sent = 0;
         var writer = _body.Writer;
         while (sent < count)
@@ -482,8 +527,11 @@ internal sealed class KestrelExchange : Exchange
             sent += n;
             _written += n;
             _counted += n;
-            Flush();
+            _unflushed += n;
+            if (_unflushed >= WriteThreshold) Flush();
         }
+        // The last batch goes out as the request ends, on Kestrel's side: the Python thread
+        // moves on to its next request meanwhile.
         return sent;
     }
 
