@@ -1,0 +1,80 @@
+using Narwhal.Supervision;
+
+namespace Narwhal.Tests.Supervision;
+
+/// <summary>The accept decision of issue 13: who takes a waiting connection at once.</summary>
+public sealed class ShareRuleTests
+{
+    private static SharePeer Free(int connections) => new(true, connections);
+    private static SharePeer Busy(int connections) => new(false, connections);
+
+    [Fact]
+    public void AWorkerAloneTakesEveryConnection()
+    {
+        Assert.True(ShareRule.TakesNow(Busy(50), []));
+        Assert.True(ShareRule.TakesNow(Free(50), []));
+    }
+
+    [Fact]
+    public void AWorkerAtOrBelowTheMeanTakesAtOnce()
+    {
+        Assert.True(ShareRule.TakesNow(Free(2), [Free(2)]));
+        Assert.True(ShareRule.TakesNow(Free(4), [Free(5), Free(4), Free(4)])); // mean 4.25
+        Assert.True(ShareRule.TakesNow(Free(0), [Free(9), Free(9)]));
+    }
+
+    [Fact]
+    public void AWorkerAboveTheMeanYields()
+    {
+        Assert.False(ShareRule.TakesNow(Free(2), [Free(1)])); // one ahead already
+        Assert.False(ShareRule.TakesNow(Free(5), [Free(4), Free(4), Free(4)])); // mean 4.25
+    }
+
+    [Fact]
+    public void ABusyWorkerYieldsToAFreeOneWhateverTheCounts()
+    {
+        Assert.False(ShareRule.TakesNow(Busy(0), [Free(10)]));
+    }
+
+    [Fact]
+    public void AFreeWorkerTakesWhatTheBusyOnesCouldNotStartNow()
+    {
+        Assert.True(ShareRule.TakesNow(Free(10), [Busy(0), Busy(0)]));
+    }
+
+    [Fact]
+    public void AmongFreeWorkersTheBusyOnesDoNotCount()
+    {
+        Assert.False(ShareRule.TakesNow(Free(4), [Free(2), Busy(0)]));
+        Assert.True(ShareRule.TakesNow(Free(2), [Free(2), Busy(40)]));
+    }
+
+    [Fact]
+    public void WhenEveryWorkerIsBusyTheCountsDecide()
+    {
+        Assert.False(ShareRule.TakesNow(Busy(3), [Busy(1)]));
+        Assert.True(ShareRule.TakesNow(Busy(1), [Busy(3)]));
+    }
+
+    [Theory]
+    [InlineData(2, 32)]
+    [InlineData(3, 64)]
+    [InlineData(4, 64)]
+    [InlineData(4, 16)]
+    public void ABurstTakenByWhicheverWorkerWakesStaysWithinAQuarterOfTheMean(int workers, int connections)
+    {
+        var random = new Random(13);
+        var counts = new int[workers];
+        for (var taken = 0; taken < connections;)
+        {
+            var me = random.Next(workers); // the accept thread that woke first
+            var others = counts.Where((_, i) => i != me).Select(Free).ToArray();
+            if (!ShareRule.TakesNow(Free(counts[me]), others)) continue;
+            counts[me]++;
+            taken++;
+        }
+        var mean = (double)connections / workers;
+        Assert.All(counts, c => Assert.InRange(c, mean * 0.75, mean * 1.25));
+        Assert.InRange(counts.Max() - counts.Min(), 0, 1);
+    }
+}
