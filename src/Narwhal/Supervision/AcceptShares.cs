@@ -85,9 +85,10 @@ internal sealed class AcceptShares : IDisposable
 
     /// <summary>
     /// Whether the worker in <paramref name="slot"/>, <paramref name="free"/> or not, should take a
-    /// waiting connection at once; publishes <paramref name="free"/> for the others on the way.
+    /// waiting connection at once (<see cref="ShareRule"/>); publishes <paramref name="free"/> for
+    /// the others on the way.
     /// </summary>
-    public bool TakesNow(int slot, bool free)
+    public bool TakesNow(int slot, bool free, bool othersBusy = false)
     {
         Volatile.Write(ref Field(slot, Free), free ? 1 : 0);
         var inUse = InUse;
@@ -95,7 +96,7 @@ internal sealed class AcceptShares : IDisposable
         var n = 0;
         for (var i = 0; i < inUse; i++)
             if (i != slot && IsAccepting(i)) others[n++] = Read(i);
-        return ShareRule.TakesNow(new SharePeer(free, Volatile.Read(ref Field(slot, Connections))), others[..n]);
+        return ShareRule.TakesNow(new SharePeer(free, Volatile.Read(ref Field(slot, Connections))), others[..n], othersBusy);
     }
 
     public void Dispose() => _memory.Dispose();

@@ -108,16 +108,14 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
 
     /// <summary>
     /// Whether to take a waiting connection at once: a free thread here, and with the shares
-    /// this worker's turn (<see cref="ShareRule"/>: no other worker could start it sooner or
-    /// is further below its share).
+    /// this worker's turn (<see cref="ShareRule"/>: no free worker holds fewer connections).
+    /// After a yield in vain (<paramref name="othersBusy"/>) only the turn counts.
     /// </summary>
-    private bool TakesNow
+    private bool TakesNow(bool othersBusy)
     {
-        get
-        {
-            var free = HasFreeThread;
-            return _shares == null ? free : _shares.TakesNow(_slot, free) && !_stopped;
-        }
+        var free = HasFreeThread;
+        if (_shares == null) return free || othersBusy;
+        return _shares.TakesNow(_slot, free, othersBusy) && !_stopped;
     }
 
     public void Dispose() => _contexts.Dispose();
@@ -205,9 +203,10 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
                 // Taken here, the connection's request could wait behind this worker's (slow
                 // or stuck) requests while another worker sits idle, or add to a worker that
                 // already holds more than its share.
-                if (System.Diagnostics.Stopwatch.GetTimestamp() >= othersBusyUntil && !_owner.TakesNow)
+                var othersBusy = System.Diagnostics.Stopwatch.GetTimestamp() < othersBusyUntil;
+                if (!_owner.TakesNow(othersBusy))
                 {
-                    var yielded = Yield();
+                    var yielded = Yield(othersBusy);
                     if (yielded == YieldOutcome.Gone) continue;
                     // Only a yield in vain says the others are busy: one that ended because it
                     // became this worker's turn says nothing of the next connection (taking the
@@ -226,14 +225,14 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
         /// this worker is stopping, or has no capacity left after all), it became this worker's
         /// turn, or no one took it in all that time.
         /// </summary>
-        private YieldOutcome Yield()
+        private YieldOutcome Yield(bool othersBusy)
         {
             var until = System.Diagnostics.Stopwatch.GetTimestamp() + YieldTicks;
             while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
             {
                 Thread.Sleep(YieldStep);
                 if (_stopping || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) return YieldOutcome.Gone;
-                if (_owner.TakesNow) return YieldOutcome.MyTurn;
+                if (_owner.TakesNow(othersBusy)) return YieldOutcome.MyTurn;
             }
             return _owner.WaitForCapacity(TimeSpan.Zero) ? YieldOutcome.InVain : YieldOutcome.Gone;
         }

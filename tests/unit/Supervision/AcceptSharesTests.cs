@@ -71,6 +71,16 @@ public sealed class AcceptSharesTests : IDisposable
     }
 
     [Fact]
+    public void AfterAYieldInVainABusyPeerCountsToo()
+    {
+        _first.Publish(0, accepting: true, free: false);
+        _second.Publish(1, accepting: true, free: false);
+        _first.Opened(0);
+        Assert.False(_first.TakesNow(0, free: false, othersBusy: true));
+        Assert.True(_second.TakesNow(1, free: false, othersBusy: true));
+    }
+
+    [Fact]
     public void TakesNowPublishesWhetherThisWorkerIsFree()
     {
         _first.Publish(0, accepting: true, free: true);
@@ -83,12 +93,12 @@ public sealed class AcceptSharesTests : IDisposable
     {
         _first.Publish(0, accepting: true, free: true);
         _second.Publish(1, accepting: true, free: true);
-        for (var i = 0; i < 4; i++) _second.Opened(1);
-        Assert.False(_first.TakesNow(0, free: false)); // the free peer should take it
+        _first.Opened(0);
+        Assert.False(_first.TakesNow(0, free: true)); // the peer with none should take it
         _master.Clear(1);
         Assert.False(_first.IsAccepting(1));
         Assert.Equal(default, _first.Read(1));
-        Assert.True(_first.TakesNow(0, free: false));
+        Assert.True(_first.TakesNow(0, free: true));
     }
 
     [Fact]

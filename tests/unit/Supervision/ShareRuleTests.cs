@@ -9,10 +9,24 @@ public sealed class ShareRuleTests
     private static SharePeer Busy(int connections) => new(false, connections);
 
     [Fact]
-    public void AWorkerAloneTakesEveryConnection()
+    public void AFreeWorkerAloneTakesEveryConnection()
     {
-        Assert.True(ShareRule.TakesNow(Busy(50), []));
         Assert.True(ShareRule.TakesNow(Free(50), []));
+    }
+
+    [Fact]
+    public void ABusyWorkerYieldsEvenWhenNoOtherSaysItIsFree()
+    {
+        // Another may be about to accept (booting, or another master's after USR2): the
+        // stuck-worker test sends its request just as the slow one takes the only thread.
+        Assert.False(ShareRule.TakesNow(Busy(0), []));
+        Assert.False(ShareRule.TakesNow(Busy(0), [Busy(5)]));
+    }
+
+    [Fact]
+    public void AfterAYieldInVainABusyWorkerAloneTakesIt()
+    {
+        Assert.True(ShareRule.TakesNow(Busy(50), [], othersBusy: true));
     }
 
     [Fact]
@@ -50,10 +64,11 @@ public sealed class ShareRuleTests
     }
 
     [Fact]
-    public void WhenEveryWorkerIsBusyTheCountsDecide()
+    public void AfterAYieldInVainTheCountsOfEveryAcceptingWorkerDecide()
     {
-        Assert.False(ShareRule.TakesNow(Busy(3), [Busy(1)]));
-        Assert.True(ShareRule.TakesNow(Busy(1), [Busy(3)]));
+        Assert.False(ShareRule.TakesNow(Busy(3), [Busy(1)], othersBusy: true));
+        Assert.True(ShareRule.TakesNow(Busy(1), [Busy(3)], othersBusy: true));
+        Assert.False(ShareRule.TakesNow(Free(3), [Busy(1)], othersBusy: true));
     }
 
     [Theory]
@@ -63,13 +78,26 @@ public sealed class ShareRuleTests
     [InlineData(4, 16)]
     public void ABurstTakenByWhicheverWorkerWakesStaysWithinAQuarterOfTheMean(int workers, int connections)
     {
+        AssertBurstEven(workers, connections, Free, othersBusy: false);
+    }
+
+    [Theory]
+    [InlineData(2, 32)]
+    [InlineData(4, 64)]
+    public void ABurstLeftBehindBusyWorkersIsSharedOutInTurns(int workers, int connections)
+    {
+        AssertBurstEven(workers, connections, Busy, othersBusy: true);
+    }
+
+    private static void AssertBurstEven(int workers, int connections, Func<int, SharePeer> state, bool othersBusy)
+    {
         var random = new Random(13);
         var counts = new int[workers];
         for (var taken = 0; taken < connections;)
         {
             var me = random.Next(workers); // the accept thread that woke first
-            var others = counts.Where((_, i) => i != me).Select(Free).ToArray();
-            if (!ShareRule.TakesNow(Free(counts[me]), others)) continue;
+            var others = counts.Where((_, i) => i != me).Select(state).ToArray();
+            if (!ShareRule.TakesNow(state(counts[me]), others, othersBusy)) continue;
             counts[me]++;
             taken++;
         }
