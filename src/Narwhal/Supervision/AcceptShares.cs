@@ -88,7 +88,7 @@ internal sealed class AcceptShares : IDisposable
     /// waiting connection at once (<see cref="ShareRule"/>); publishes <paramref name="free"/> for
     /// the others on the way.
     /// </summary>
-    public bool TakesNow(int slot, bool free, bool othersBusy = false)
+    public bool TakesNow(int slot, bool free, YieldStage stage = YieldStage.First)
     {
         Volatile.Write(ref Field(slot, Free), free ? 1 : 0);
         var inUse = InUse;
@@ -96,7 +96,7 @@ internal sealed class AcceptShares : IDisposable
         var n = 0;
         for (var i = 0; i < inUse; i++)
             if (i != slot && IsAccepting(i)) others[n++] = Read(i);
-        return ShareRule.TakesNow(new SharePeer(free, Volatile.Read(ref Field(slot, Connections))), others[..n], othersBusy);
+        return ShareRule.TakesNow(new SharePeer(free, Volatile.Read(ref Field(slot, Connections))), others[..n], stage);
     }
 
     public void Dispose() => _memory.Dispose();

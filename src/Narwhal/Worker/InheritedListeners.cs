@@ -39,6 +39,9 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     // or the others' counts catch up: in a burst the workers take turns at this pace.
     private static readonly long YieldTicks = System.Diagnostics.Stopwatch.Frequency / 10;
     private static readonly TimeSpan YieldStep = TimeSpan.FromMilliseconds(1);
+    // How long a free worker above its share leaves a connection to a busy one below it (10
+    // ms): a one-thread worker serving fast requests frees its thread many times over in it.
+    private static readonly long PatienceTicks = System.Diagnostics.Stopwatch.Frequency / 100;
 
     private readonly SocketConnectionContextFactory _contexts;
     private readonly IAcceptGate _python;
@@ -107,15 +110,15 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     }
 
     /// <summary>
-    /// Whether to take a waiting connection at once: a free thread here, and with the shares
-    /// this worker's turn (<see cref="ShareRule"/>: no free worker holds fewer connections).
-    /// After a yield in vain (<paramref name="othersBusy"/>) only the turn counts.
+    /// Whether to take a waiting connection now: a free thread here, and with the shares this
+    /// worker's turn (<see cref="ShareRule"/>: at most its share, counted as <paramref name="stage"/>
+    /// says). After a yield in vain only the turn counts.
     /// </summary>
-    private bool TakesNow(bool othersBusy)
+    private bool TakesNow(YieldStage stage)
     {
         var free = HasFreeThread;
-        if (_shares == null) return free || othersBusy;
-        return _shares.TakesNow(_slot, free, othersBusy) && !_stopped;
+        if (_shares == null) return free || stage == YieldStage.InVain;
+        return _shares.TakesNow(_slot, free, stage) && !_stopped;
     }
 
     public void Dispose() => _contexts.Dispose();
@@ -204,7 +207,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
                 // or stuck) requests while another worker sits idle, or add to a worker that
                 // already holds more than its share.
                 var othersBusy = System.Diagnostics.Stopwatch.GetTimestamp() < othersBusyUntil;
-                if (!_owner.TakesNow(othersBusy))
+                if (!_owner.TakesNow(othersBusy ? YieldStage.InVain : YieldStage.First))
                 {
                     var yielded = Yield(othersBusy);
                     if (yielded == YieldOutcome.Gone) continue;
@@ -227,12 +230,14 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
         /// </summary>
         private YieldOutcome Yield(bool othersBusy)
         {
-            var until = System.Diagnostics.Stopwatch.GetTimestamp() + YieldTicks;
-            while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            long now;
+            while ((now = System.Diagnostics.Stopwatch.GetTimestamp()) < start + YieldTicks)
             {
                 Thread.Sleep(YieldStep);
                 if (_stopping || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) return YieldOutcome.Gone;
-                if (_owner.TakesNow(othersBusy)) return YieldOutcome.MyTurn;
+                var stage = othersBusy ? YieldStage.InVain : now - start >= PatienceTicks ? YieldStage.Waited : YieldStage.First;
+                if (_owner.TakesNow(stage)) return YieldOutcome.MyTurn;
             }
             return _owner.WaitForCapacity(TimeSpan.Zero) ? YieldOutcome.InVain : YieldOutcome.Gone;
         }

@@ -76,8 +76,8 @@ public sealed class AcceptSharesTests : IDisposable
         _first.Publish(0, accepting: true, free: false);
         _second.Publish(1, accepting: true, free: false);
         _first.Opened(0);
-        Assert.False(_first.TakesNow(0, free: false, othersBusy: true));
-        Assert.True(_second.TakesNow(1, free: false, othersBusy: true));
+        Assert.False(_first.TakesNow(0, free: false, YieldStage.InVain));
+        Assert.True(_second.TakesNow(1, free: false, YieldStage.InVain));
     }
 
     [Fact]

@@ -26,7 +26,7 @@ public sealed class ShareRuleTests
     [Fact]
     public void AfterAYieldInVainABusyWorkerAloneTakesIt()
     {
-        Assert.True(ShareRule.TakesNow(Busy(50), [], othersBusy: true));
+        Assert.True(ShareRule.TakesNow(Busy(50), [], YieldStage.InVain));
     }
 
     [Fact]
@@ -51,24 +51,30 @@ public sealed class ShareRuleTests
     }
 
     [Fact]
-    public void AFreeWorkerTakesWhatTheBusyOnesCouldNotStartNow()
+    public void AFreeWorkerAboveItsShareFirstLeavesItToABusyOneBelow()
     {
-        Assert.True(ShareRule.TakesNow(Free(10), [Busy(0), Busy(0)]));
+        Assert.False(ShareRule.TakesNow(Free(10), [Busy(0), Busy(0)]));
     }
 
     [Fact]
-    public void AmongFreeWorkersTheBusyOnesDoNotCount()
+    public void OnceABusyWorkerHadItsMomentAFreeOneTakesWhatItCouldNotStart()
     {
-        Assert.False(ShareRule.TakesNow(Free(4), [Free(2), Busy(0)]));
-        Assert.True(ShareRule.TakesNow(Free(2), [Free(2), Busy(40)]));
+        Assert.True(ShareRule.TakesNow(Free(10), [Busy(0), Busy(0)], YieldStage.Waited));
+    }
+
+    [Fact]
+    public void AfterAMomentOnlyTheFreeWorkersCountsCount()
+    {
+        Assert.False(ShareRule.TakesNow(Free(4), [Free(2), Busy(0)], YieldStage.Waited));
+        Assert.True(ShareRule.TakesNow(Free(2), [Free(2), Busy(0)], YieldStage.Waited));
     }
 
     [Fact]
     public void AfterAYieldInVainTheCountsOfEveryAcceptingWorkerDecide()
     {
-        Assert.False(ShareRule.TakesNow(Busy(3), [Busy(1)], othersBusy: true));
-        Assert.True(ShareRule.TakesNow(Busy(1), [Busy(3)], othersBusy: true));
-        Assert.False(ShareRule.TakesNow(Free(3), [Busy(1)], othersBusy: true));
+        Assert.False(ShareRule.TakesNow(Busy(3), [Busy(1)], YieldStage.InVain));
+        Assert.True(ShareRule.TakesNow(Busy(1), [Busy(3)], YieldStage.InVain));
+        Assert.False(ShareRule.TakesNow(Free(3), [Busy(1)], YieldStage.InVain));
     }
 
     [Theory]
@@ -78,7 +84,7 @@ public sealed class ShareRuleTests
     [InlineData(4, 16)]
     public void ABurstTakenByWhicheverWorkerWakesStaysWithinAQuarterOfTheMean(int workers, int connections)
     {
-        AssertBurstEven(workers, connections, Free, othersBusy: false);
+        AssertBurstEven(workers, connections, Free, YieldStage.First);
     }
 
     [Theory]
@@ -86,10 +92,10 @@ public sealed class ShareRuleTests
     [InlineData(4, 64)]
     public void ABurstLeftBehindBusyWorkersIsSharedOutInTurns(int workers, int connections)
     {
-        AssertBurstEven(workers, connections, Busy, othersBusy: true);
+        AssertBurstEven(workers, connections, Busy, YieldStage.InVain);
     }
 
-    private static void AssertBurstEven(int workers, int connections, Func<int, SharePeer> state, bool othersBusy)
+    private static void AssertBurstEven(int workers, int connections, Func<int, SharePeer> state, YieldStage stage)
     {
         var random = new Random(13);
         var counts = new int[workers];
@@ -97,7 +103,7 @@ public sealed class ShareRuleTests
         {
             var me = random.Next(workers); // the accept thread that woke first
             var others = counts.Where((_, i) => i != me).Select(state).ToArray();
-            if (!ShareRule.TakesNow(state(counts[me]), others, othersBusy)) continue;
+            if (!ShareRule.TakesNow(state(counts[me]), others, stage)) continue;
             counts[me]++;
             taken++;
         }
