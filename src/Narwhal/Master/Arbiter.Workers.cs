@@ -16,7 +16,11 @@ internal sealed partial class Arbiter
     private void ManageWorkers()
     {
         var plan = WorkerCount.For(_workers, _desired);
-        for (var i = 0; i < plan.Spawn; i++) _workers.Add(_spawner.Spawn(_config, _listeners));
+        for (var i = 0; i < plan.Spawn; i++)
+        {
+            var slot = FreeShareSlot();
+            _workers.Add(_spawner.Spawn(_config, _listeners, slot >= 0 ? _shares : null, slot));
+        }
         foreach (var w in plan.StopNow) Retire(w, now: true);
         foreach (var w in plan.Replaced) Terminate(w);
 
@@ -26,6 +30,19 @@ internal sealed partial class Arbiter
     }
 
     private int _loggedWorkers = -1;
+
+    /// <summary>
+    /// The lowest slot of the accept shares no live worker holds; -1 without the table, with
+    /// --reuse-port (each worker has its own sockets: yielding a connection gives it to no one)
+    /// or when all are held (that worker then accepts as if alone).
+    /// </summary>
+    private int FreeShareSlot()
+    {
+        if (_shares == null || _config.Get(ProcessSettings.ReusePort)) return -1;
+        for (var slot = 0; slot < AcceptShares.Capacity; slot++)
+            if (!_workers.Any(w => w.ShareSlot == slot)) return slot;
+        return -1;
+    }
 
     private void Retire(ChildWorker w, bool now)
     {
@@ -97,6 +114,7 @@ internal sealed partial class Arbiter
             Check(w, exited: true); // what it said last, e.g. a timeout just before it exited
             _metrics.Exited(w, restart: !_stopping);
             _workers.Remove(w);
+            if (w.ShareSlot >= 0) _shares?.Clear(w.ShareSlot);
             var code = w.Process.ExitCode;
             w.Dispose();
             Hook(HookSettings.ChildExit.Name, w.Pid, w.Age);

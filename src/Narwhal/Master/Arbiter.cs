@@ -39,6 +39,8 @@ internal sealed partial class Arbiter
     private readonly List<ChildWorker> _workers = [];
     private Config _config;
     private List<Listener> _listeners = [];
+    // The workers' accept shares (issue 13: connections spread evenly); null if it could not be made.
+    private AcceptShares? _shares;
     private bool _systemd;
     private bool _stopping;
     private Pidfile? _pidfile;
@@ -112,6 +114,14 @@ internal sealed partial class Arbiter
         catch (Exception e) when (e is IOException or SocketException or UnauthorizedAccessException)
         {
             throw new HaltException($"Can't connect to {string.Join(", ", _config.Get(ServerSettings.Bind))}: {e.Message}", Program.ExitError);
+        }
+        try
+        {
+            _shares = AcceptShares.Create();
+        }
+        catch (IOException e)
+        {
+            ErrorLog.Warning($"Workers accept without sharing their counts (connections may spread unevenly): {e.Message}");
         }
         if (_config.Get(ProcessSettings.Pidfile) is { Length: > 0 } pidPath)
         {
@@ -299,6 +309,7 @@ internal sealed partial class Arbiter
         ErrorLog.Info($"Shutting down: {MasterName}");
         if (reason.Length > 0) ErrorLog.Info($"Reason: {reason}");
         _pidfile?.Unlink();
+        _shares?.Dispose();
         _metrics.Dispose();
         _notifySocket?.Dispose();
         Hook(HookSettings.OnExit.Name);

@@ -4,13 +4,16 @@ using Narwhal.Supervision;
 namespace Narwhal.Master;
 
 /// <summary>The master's record of one worker process.</summary>
-internal sealed class ChildWorker(Process process, Heartbeat heartbeat, int age) : IDisposable
+internal sealed class ChildWorker(Process process, Heartbeat heartbeat, int age, int shareSlot = -1) : IDisposable
 {
     public Process Process { get; } = process;
     public Heartbeat Heartbeat { get; } = heartbeat;
     public int Pid { get; } = process.Id;
     /// <summary>Spawn order, as Gunicorn's worker.age: the oldest are retired first.</summary>
     public int Age { get; } = age;
+
+    /// <summary>Its slot in the accept shares table (<see cref="AcceptShares"/>), -1 for none; free again once it is reaped.</summary>
+    public int ShareSlot { get; } = shareSlot;
 
     /// <summary>Has said it is serving (app loaded, accepting).</summary>
     public bool Ready { get; set; }

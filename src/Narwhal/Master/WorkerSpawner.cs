@@ -18,20 +18,27 @@ internal sealed class WorkerSpawner(string executable, string startDirectory, st
 {
     private int _nextAge;
 
-    /// <summary>A new worker, the next in spawn order; <paramref name="exited"/> wakes the loop when it exits.</summary>
-    public ChildWorker Spawn(Config config, IReadOnlyList<Listener> listeners)
+    /// <summary>
+    /// A new worker, the next in spawn order; <paramref name="exited"/> wakes the loop when it exits.
+    /// With <paramref name="shares"/>, it gets the table and <paramref name="slot"/> in it, emptied first.
+    /// </summary>
+    public ChildWorker Spawn(Config config, IReadOnlyList<Listener> listeners, AcceptShares? shares, int slot)
     {
         var age = ++_nextAge;
         var heartbeat = Heartbeat.Create(NullIfEmpty(config.Get(ProcessSettings.WorkerTmpDir)),
             config.Get(ProcessSettings.Umask), Owner.Uid(config), Owner.Gid(config), time);
         preFork(age);
         var own = OwnListeners(config, listeners);
-        var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age);
+        if (shares == null) slot = -1;
+        else shares.Assign(slot);
+        var handoff = new WorkerHandoff(own.Select(l => l.Fd).ToList(), heartbeat.Fd, Environment.ProcessId, age,
+            shares?.Fd ?? -1, slot);
         var start = Start(config);
         start.Environment[WorkerHandoff.Variable] = handoff.Format();
         if (GreenPatch.LibraryFor(config) is { } library) start.Environment[GreenPatch.Variable] = library;
         Process process;
         Unix.SetInheritable(heartbeat.Fd, true);
+        if (shares != null) Unix.SetInheritable(shares.Fd, true);
         try
         {
             process = Process.Start(start)!;
@@ -39,11 +46,12 @@ internal sealed class WorkerSpawner(string executable, string startDirectory, st
         finally
         {
             Unix.SetInheritable(heartbeat.Fd, false);
+            if (shares != null) Unix.SetInheritable(shares.Fd, false);
             foreach (var l in own.Except(listeners)) l.Dispose();
         }
         process.EnableRaisingEvents = true;
         process.Exited += (_, _) => exited();
-        return new ChildWorker(process, heartbeat, age);
+        return new ChildWorker(process, heartbeat, age, slot);
     }
 
     /// <summary>--preload: the app must load once before any worker starts; a failure stops here.</summary>

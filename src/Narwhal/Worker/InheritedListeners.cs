@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
+using Narwhal.Supervision;
 
 namespace Narwhal.Worker;
 
@@ -15,6 +16,10 @@ namespace Narwhal.Worker;
 /// kernel queue for an idle worker rather than behind a slow request here; a worker with
 /// no free thread lets a moment pass before it takes a connection, so that a free worker
 /// polling the same socket gets it first;</item>
+/// <item>it keeps this worker's share of connections even with the others': with the master's
+/// table of accept shares, a worker above the mean (<see cref="ShareRule"/>) leaves a waiting
+/// connection to the others in the same way (issue 13: a burst of keep-alive connections opened
+/// at once went nearly all to the worker whose accept thread woke first);</item>
 /// <item>accepting can stop without closing the connections already open, so a retiring
 /// worker answers its clients before it leaves;</item>
 /// <item>it counts open connections, which tells the drain when it is done.</item>
@@ -30,9 +35,13 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     // machine, short enough not to matter to a client when every worker is busy; and longer
     // than the 50 ms after which a running request counts as holding its thread, so that a
     // request that had just started when the yield began is seen for what it is at its end.
-    // It looks again every YieldStep, to stop as soon as the connection is gone or a thread frees.
+    // It looks again every YieldStep, to stop as soon as the connection is gone, a thread frees
+    // or the others' counts catch up: in a burst the workers take turns at this pace.
     private static readonly long YieldTicks = System.Diagnostics.Stopwatch.Frequency / 10;
-    private static readonly TimeSpan YieldStep = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan YieldStep = TimeSpan.FromMilliseconds(1);
+    // How long a free worker above its share leaves a connection to a busy one below it (10
+    // ms): a one-thread worker serving fast requests frees its thread many times over in it.
+    private static readonly long PatienceTicks = System.Diagnostics.Stopwatch.Frequency / 100;
 
     // What a connection's output holds before a writer's flush waits for the socket (Kestrel's
     // default is 64 KiB). At 64 KiB a Python thread streaming a body in 64 KiB chunks waited
@@ -43,6 +52,10 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
 
     private readonly SocketConnectionContextFactory _contexts;
     private readonly IAcceptGate _python;
+    // The master's table and this worker's slot in it; null without one (--reuse-port).
+    private readonly AcceptShares? _shares;
+    private readonly int _slot;
+    private volatile bool _stopped;
     private readonly List<AcceptLoop> _loops = [];
     private int _open;
     // Connections accepted in the last SlowTicks whose first request has not arrived: each
@@ -52,9 +65,10 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     private readonly Queue<FirstRequestFeature> _recent = new();
     private static readonly long SlowTicks = System.Diagnostics.Stopwatch.Frequency / 20;
 
-    public InheritedListeners(ILoggerFactory loggers, IAcceptGate python)
+    public InheritedListeners(ILoggerFactory loggers, IAcceptGate python, AcceptShares? shares = null, int slot = -1)
     {
         _python = python;
+        (_shares, _slot) = shares != null && slot >= 0 ? (shares, slot) : (null, -1);
         _contexts = new SocketConnectionContextFactory(
             new SocketConnectionFactoryOptions { MaxWriteBufferSize = MaxUnsentBytes }, loggers.CreateLogger("Narwhal.Transport"));
     }
@@ -79,8 +93,40 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     /// </summary>
     public void StopAccepting(bool takeBacklog)
     {
+        Stopped();
         lock (_loops)
             foreach (var loop in _loops) loop.Stop(takeBacklog);
+    }
+
+    /// <summary>The others no longer count this worker (an accept thread may have published a moment before).</summary>
+    private void Stopped()
+    {
+        _stopped = true;
+        _shares?.Publish(_slot, accepting: false, free: false);
+    }
+
+    /// <summary>Waits for capacity as the gate says, and tells the others whether this worker takes connections.</summary>
+    private bool WaitForCapacity(TimeSpan timeout)
+    {
+        var capacity = _python.WaitForCapacity(timeout);
+        if (_shares != null)
+        {
+            _shares.Publish(_slot, capacity && !_stopped, capacity && HasFreeThread);
+            if (_stopped) _shares.Publish(_slot, false, false);
+        }
+        return capacity;
+    }
+
+    /// <summary>
+    /// Whether to take a waiting connection now: a free thread here, and with the shares this
+    /// worker's turn (<see cref="ShareRule"/>: at most its share, counted as <paramref name="stage"/>
+    /// says). After a yield in vain only the turn counts.
+    /// </summary>
+    private bool TakesNow(YieldStage stage)
+    {
+        var free = HasFreeThread;
+        if (_shares == null) return free || stage == YieldStage.InVain;
+        return _shares.TakesNow(_slot, free, stage) && !_stopped;
     }
 
     public void Dispose() => _contexts.Dispose();
@@ -101,6 +147,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
     {
         if (socket.AddressFamily != AddressFamily.Unix) socket.NoDelay = true;
         Interlocked.Increment(ref _open);
+        _shares?.Opened(_slot);
         Interlocked.Increment(ref _unstarted);
         var first = new FirstRequestFeature(this);
         lock (_recent) _recent.Enqueue(first);
@@ -109,6 +156,12 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
 
     internal void Unstarted() => Interlocked.Decrement(ref _unstarted);
 
+    private void Closed()
+    {
+        Interlocked.Decrement(ref _open);
+        _shares?.Closed(_slot);
+    }
+
     private ConnectionContext Open(Socket socket, FirstRequestFeature first)
     {
         var context = _contexts.Create(socket);
@@ -116,7 +169,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
         context.ConnectionClosed.Register(static state =>
         {
             var (owner, first) = ((InheritedListeners, FirstRequestFeature))state!;
-            Interlocked.Decrement(ref owner._open);
+            owner.Closed();
             first.Arrived(); // closed before any request: it no longer waits for a thread
         }, (this, first));
         return context;
@@ -145,44 +198,56 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
 
         private void Run()
         {
-            // Set when a yield was in vain (no other worker took the connection): then every
-            // worker is busy, and this one takes what is queued without yielding each time,
-            // until the queue is empty.
-            var othersBusy = false;
+            // Set when a yield was in vain (no other worker took the connection): then the
+            // others are busy or do not accept, and this one takes what is queued without
+            // yielding each time, until the queue is empty or for as long as one yield (after
+            // which their state may have changed: a steady queue would otherwise all come here).
+            var othersBusyUntil = 0L;
             while (!_stopping)
             {
-                if (!_owner._python.WaitForCapacity(PollInterval)) continue;
+                if (!_owner.WaitForCapacity(PollInterval)) continue;
                 if (!_socket.Poll(PollInterval, SelectMode.SelectRead) || _stopping)
                 {
-                    othersBusy = false;
+                    othersBusyUntil = 0;
                     continue;
                 }
                 // Taken here, the connection's request could wait behind this worker's (slow
-                // or stuck) requests while another worker sits idle.
-                if (!othersBusy && !_owner.HasFreeThread)
+                // or stuck) requests while another worker sits idle, or add to a worker that
+                // already holds more than its share.
+                var othersBusy = System.Diagnostics.Stopwatch.GetTimestamp() < othersBusyUntil;
+                if (!_owner.TakesNow(othersBusy ? YieldStage.InVain : YieldStage.First))
                 {
-                    if (!StillWaitingAfterYield()) continue;
-                    othersBusy = true;
+                    var yielded = Yield(othersBusy);
+                    if (yielded == YieldOutcome.Gone) continue;
+                    // Only a yield in vain says the others are busy: one that ended because it
+                    // became this worker's turn says nothing of the next connection (taking the
+                    // rest of a burst then is what piled it onto one worker).
+                    if (yielded == YieldOutcome.InVain) othersBusyUntil = System.Diagnostics.Stopwatch.GetTimestamp() + YieldTicks;
                 }
                 // Another worker may have taken it since Poll: then Accept would block.
-                if (!TryAccept() || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) othersBusy = false;
+                if (!TryAccept() || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) othersBusyUntil = 0;
             }
         }
 
+        private enum YieldOutcome { Gone, MyTurn, InVain }
+
         /// <summary>
-        /// Leaves the waiting connection to the other workers for a moment; true if it is still
-        /// there after it (or a thread here became free) and this worker may take it now.
+        /// Leaves the waiting connection to the other workers for a moment: another took it (or
+        /// this worker is stopping, or has no capacity left after all), it became this worker's
+        /// turn, or no one took it in all that time.
         /// </summary>
-        private bool StillWaitingAfterYield()
+        private YieldOutcome Yield(bool othersBusy)
         {
-            var until = System.Diagnostics.Stopwatch.GetTimestamp() + YieldTicks;
-            while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            var start = System.Diagnostics.Stopwatch.GetTimestamp();
+            long now;
+            while ((now = System.Diagnostics.Stopwatch.GetTimestamp()) < start + YieldTicks)
             {
                 Thread.Sleep(YieldStep);
-                if (_stopping || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) return false;
-                if (_owner.HasFreeThread) return true;
+                if (_stopping || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) return YieldOutcome.Gone;
+                var stage = othersBusy ? YieldStage.InVain : now - start >= PatienceTicks ? YieldStage.Waited : YieldStage.First;
+                if (_owner.TakesNow(stage)) return YieldOutcome.MyTurn;
             }
-            return _owner._python.WaitForCapacity(TimeSpan.Zero);
+            return _owner.WaitForCapacity(TimeSpan.Zero) ? YieldOutcome.InVain : YieldOutcome.Gone;
         }
 
         private bool TryAccept()
@@ -202,6 +267,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
         public void Stop(bool takeBacklog)
         {
             if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+            _owner.Stopped();
             _stopping = true;
             _thread.Join();
             if (takeBacklog)
@@ -235,7 +301,7 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
             while (_accepted.Reader.TryRead(out var accepted))
             {
                 accepted.Item1.Dispose();
-                Interlocked.Decrement(ref _owner._open);
+                _owner.Closed();
                 accepted.Item2.Arrived();
             }
             return ValueTask.CompletedTask;

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Narwhal.Http;
+using Narwhal.Supervision;
 
 namespace Narwhal.Worker;
 
@@ -33,7 +34,7 @@ internal sealed class KestrelHost : IAsyncDisposable
     /// <summary>A server over the listening sockets inherited from the master, by descriptor.</summary>
     public static KestrelHost Create(IReadOnlyList<int> listenerFds, int keepAliveSeconds, RequestRules rules,
         SslServerAuthenticationOptions? tls, HttpProtocols protocols, Http2Tuning http2, EdgeOptions edge, IAcceptGate gate,
-        Logging.LogLevel kestrelLogLevel)
+        Logging.LogLevel kestrelLogLevel, AcceptShares? shares = null, int shareSlot = -1)
     {
         // DANGER: by default Kestrel also ends lines at a bare LF (RFC 9112 2.2 allows it). A
         // proxy in front that does not would frame the bytes differently: request smuggling.
@@ -92,7 +93,7 @@ internal sealed class KestrelHost : IAsyncDisposable
                 if (limit != null) o.Use(limit.Middleware);
             });
 
-        var transport = new InheritedListeners(loggerFactory, gate);
+        var transport = new InheritedListeners(loggerFactory, gate, shares, shareSlot);
         var server = new KestrelServer(Options.Create(options), transport, loggerFactory);
         return new KestrelHost(server, transport, services);
     }

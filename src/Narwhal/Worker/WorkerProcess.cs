@@ -128,7 +128,25 @@ internal static partial class WorkerProcess
         }
         return KestrelHost.Create(handoff.ListenerFds, config.Get(ServerSettings.KeepAlive), rules, tls,
             HttpVersions.Kestrel(config), HttpVersions.Tuning(config), EdgeOptions.From(config), gate,
-            ErrorLog.Parse(config.Get(LoggingSettings.KestrelLogLevel)));
+            ErrorLog.Parse(config.Get(LoggingSettings.KestrelLogLevel)), OpenShares(handoff), handoff.ShareSlot);
+    }
+
+    /// <summary>
+    /// The master's accept shares table, mapped for the life of this process (connection
+    /// callbacks write to it until the very end); null without one, or if it cannot be mapped.
+    /// </summary>
+    private static AcceptShares? OpenShares(WorkerHandoff handoff)
+    {
+        if (handoff.SharesFd < 0 || handoff.ShareSlot < 0) return null;
+        try
+        {
+            return AcceptShares.Open(handoff.SharesFd);
+        }
+        catch (IOException e)
+        {
+            ErrorLog.Warning($"Accepting without the other workers' counts: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>Beats the heartbeat until something ends the worker, and says what.</summary>
