@@ -217,15 +217,28 @@ internal sealed class InheritedListeners : IConnectionListenerFactory, IDisposab
                 var othersBusy = System.Diagnostics.Stopwatch.GetTimestamp() < othersBusyUntil;
                 if (!_owner.TakesNow(othersBusy ? YieldStage.InVain : YieldStage.First))
                 {
+                    var busy = !_owner.HasFreeThread;
                     var yielded = Yield(othersBusy);
                     if (yielded == YieldOutcome.Gone) continue;
-                    // Only a yield in vain says the others are busy: one that ended because it
-                    // became this worker's turn says nothing of the next connection (taking the
-                    // rest of a burst then is what piled it onto one worker).
-                    if (yielded == YieldOutcome.InVain) othersBusyUntil = System.Diagnostics.Stopwatch.GetTimestamp() + YieldTicks;
+                    // A yield in vain says the others are busy. So does one that began because
+                    // this worker had no free thread and ended when it got one, the connection
+                    // still waiting: no free worker took it meanwhile. (Taking the rest of the
+                    // queue one connection per freed thread instead let a flood of idle
+                    // connections, each counted as wanting a thread for 50 ms, hold a good one
+                    // 2 s behind 41 slowloris heads.) One that ended on this worker's turn by
+                    // the counts says nothing of the next connection: taking the rest of a
+                    // burst then is what piled it onto one worker.
+                    if (yielded == YieldOutcome.InVain || (busy && !othersBusy && _owner.HasFreeThread))
+                        othersBusyUntil = System.Diagnostics.Stopwatch.GetTimestamp() + YieldTicks;
                 }
                 // Another worker may have taken it since Poll: then Accept would block.
                 if (!TryAccept() || !_socket.Poll(TimeSpan.Zero, SelectMode.SelectRead)) othersBusyUntil = 0;
+                // While the others stay busy the queue keeps being taken, in turns by the counts:
+                // the window slides with each connection taken. Had it ended one yield after it
+                // began, each connection of a flood past it would wait out the one before it
+                // (a connection counts as wanting a thread for 50 ms): 41 slowloris heads held
+                // a good request 2 s.
+                else if (othersBusy) othersBusyUntil = System.Diagnostics.Stopwatch.GetTimestamp() + YieldTicks;
             }
         }
 
