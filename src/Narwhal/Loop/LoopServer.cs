@@ -79,9 +79,6 @@ internal sealed class LoopServer : IDisposable
         return true;
     }
 
-    /// <summary>Whether the loop serves now: from <see cref="Ready"/> to <see cref="Stopped"/>.</summary>
-    public bool Serving => _serving;
-
     /// <summary>Loop thread: the loop has stopped taking events (calls posted from now on are refused).</summary>
     public void Stopped()
     {

@@ -36,9 +36,6 @@ internal static class CompatSettings
         : TornadoWorkerClasses.Contains(workerClass) ? WorkerKind.Tornado
         : WorkerKind.Threads;
 
-    /// <summary>Whether the worker runs one event loop on its main thread (every class but the threaded WSGI worker).</summary>
-    public static bool RunsEventLoop(Config config) => KindOf(config) != WorkerKind.Threads;
-
     public static readonly Setting<string> WorkerClass = SettingsRegistry.Add(new Setting<string>
     {
         Name = "worker_class", Section = Sections.WorkerProcesses, Cli = ["-k", "--worker-class"], Meta = "STRING",
