@@ -174,6 +174,10 @@ class _Connection(httputil.HTTPConnection):
         """Queues an ASGI message; its future resolves once the server took it."""
         if self.closed or self.finished:
             return _failed(self.loop, self.closed_error())
+        return self.enqueue(message, with_future)
+
+    def enqueue(self, message, with_future):
+        """Appends to the outbox and wakes the pump; the message's future, or None."""
         fut = self.loop.create_future() if with_future else None
         self.outbox.append([message, fut])
         wakeup = self.wakeup
@@ -466,12 +470,7 @@ class _WebSocketConnection(_Connection):
             # After the 101: messages and the close go out until the socket is closed.
             if self.closed:
                 return _failed(self.loop, self.closed_error())
-            fut = self.loop.create_future() if with_future else None
-            self.outbox.append([message, fut])
-            wakeup = self.wakeup
-            if wakeup is not None and not wakeup.done():
-                wakeup.set_result(None)
-            return fut
+            return self.enqueue(message, with_future)
         return super().queue(message, with_future)
 
     def detach(self):
