@@ -16,13 +16,10 @@ internal static class GreenPatch
     public const string Variable = "NARWHAL_GREEN_PATCH";
 
     /// <summary>The library a green worker class runs on; null for the other workers.</summary>
-    public static string? LibraryFor(Config config) => CompatSettings.KindOf(config) switch
-    {
-        WorkerKind.Gevent => "gevent",
-        WorkerKind.Eventlet => "eventlet",
-        _ => null,
-    };
+    public static string? LibraryFor(Config config) =>
+        CompatSettings.KindOf(config) is var kind and (WorkerKind.Gevent or WorkerKind.Eventlet) ? LibraryOf(kind) : null;
 
+    /// <summary>The library of a green worker kind.</summary>
     public static string LibraryOf(WorkerKind kind) => kind == WorkerKind.Gevent ? "gevent" : "eventlet";
 
     /// <summary>The library the interpreter was patched with, once it was.</summary>
