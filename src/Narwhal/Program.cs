@@ -26,6 +26,8 @@ internal static class Program
     {
         // First, before anything starts .NET's signal handling (see InheritedSignals).
         Posix.InheritedSignals.Unignore(Posix.InheritedSignals.RecordedAtStartup);
+        // Before the first socket: the engine reads its mode once.
+        SocketEngine.PreferInlineCompletions();
         // The config file's glue (Settings/) writes to the error log (Logging/, above it).
         Settings.ConfigFile.GlueLoaded = Logging.NativeLog.Install;
         // A gevent or eventlet worker patches its interpreter before anything runs in it.

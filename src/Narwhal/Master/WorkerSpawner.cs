@@ -71,6 +71,7 @@ internal sealed class WorkerSpawner(string executable, string startDirectory, st
     {
         var start = new ProcessStartInfo(executable) { UseShellExecute = false, WorkingDirectory = startDirectory };
         foreach (var a in args) start.ArgumentList.Add(a);
+        Worker.SocketEngine.LeaveOut(start.Environment);
         if (ConfigLoader.Snapshot(config) is { } snapshot) start.Environment[ConfigLoader.SnapshotVariable] = snapshot;
         return start;
     }
