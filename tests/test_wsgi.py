@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import socket
+import subprocess
 import time
 
 import pytest
@@ -200,6 +201,30 @@ def test_a_client_that_stops_reading_holds_the_generator_back(server):
         while got < 64 << 20:
             got += len(s.recv(1 << 20))
     assert requests.get(server.url("/produced")).json()["bytes"] >= 64 << 20
+
+
+def queued_bytes(port, side):
+    """Recv-Q + Send-Q of the established sockets on the port's given side (sport or dport)."""
+    out = subprocess.run(["ss", "-tnH", "state", "established", "( %s = :%d )" % (side, port)],
+                         capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split()[0]) + int(line.split()[1]) for line in out.splitlines())
+
+
+def test_what_a_stalled_client_leaves_in_the_worker_is_bounded_by_512_kib(server):
+    """The README's bound: a connection holds at most 512 KiB of a response unsent in the
+    worker (beyond the kernel's socket buffers). What the app has produced, less what sits in
+    the two sockets' queues, is what the worker holds: the bound, plus the 64 KiB chunk in
+    hand. With 1 MiB, as before, this is over a MiB."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.connect(("127.0.0.1", server.port))
+        s.sendall(b"GET /counted?65536 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(1.5)
+        kernel = queued_bytes(server.port, "sport") + queued_bytes(server.port, "dport")
+        produced = requests.get(server.url("/produced")).json()["bytes"]
+        held = produced - kernel
+        assert 0 < held <= (512 + 64 + 16) * 1024, (produced, kernel)
 
 
 def test_a_client_that_stops_reading_holds_a_file_wrapper_back(server, tmp_path):

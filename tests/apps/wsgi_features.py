@@ -192,13 +192,14 @@ _produced = [0]
 
 
 def counted_app(environ, start_response):
-    """Up to 1 GiB in 1 MiB blocks, counting what the server has taken from the generator."""
-    block = b"z" * (1 << 20)
+    """Up to 1 GiB in 1 MiB blocks (or as many bytes as the query says), counting what the
+    server has taken from the generator."""
+    block = b"z" * int(environ["QUERY_STRING"] or 1 << 20)
     start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(1 << 30))])
     _produced[0] = 0
 
     def body():
-        for _ in range(1024):
+        for _ in range((1 << 30) // len(block)):
             _produced[0] += len(block)
             yield block
     return body()
