@@ -1,5 +1,6 @@
 """Fixtures that run the real Narwhal binary on a free port and talk to it over sockets."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -128,6 +129,19 @@ def run_narwhal(*args, cwd=APPS, env=None, timeout=60):
     full_env.update(env or {})
     return subprocess.run([str(BINARY), *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+async def many_at_once(port, target, n):
+    """n GET requests for target sent at once, each on its own connection; their status lines."""
+    async def one():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode())
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        return data.split(b"\r\n", 1)[0]
+
+    return await asyncio.gather(*(one() for _ in range(n)))
 
 
 def read_response(sock_or_file, head_only=False):

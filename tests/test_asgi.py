@@ -15,7 +15,7 @@ import requests
 
 from asgi_target import (ASGI_APPS, REFERENCE, asgi_serve, get_json, markers, module_markers,  # noqa: F401
                          module_serve, narwhal_only, read_marker, run_target)
-from conftest import read_response, run_narwhal
+from conftest import many_at_once, read_response, run_narwhal
 from procs import wait_for
 from test_tls import pki  # noqa: F401  (the certificates fixture)
 
@@ -320,24 +320,12 @@ def test_app_raising_after_the_response_started_closes_the_connection(raw):
 
 # --- concurrency ----------------------------------------------------------------------------
 
-async def _many_sleeps(port, n, seconds):
-    async def one():
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /sleep?s=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % str(seconds).encode())
-        await writer.drain()
-        data = await reader.read()
-        writer.close()
-        return data.split(b"\r\n", 1)[0]
-
-    return await asyncio.gather(*(one() for _ in range(n)))
-
-
 def test_200_concurrent_sleeping_requests_on_one_worker_finish_together(asgi_serve):
     """One event loop serves many requests at once: 200 requests that each await
     asyncio.sleep(0.3) on -w 1 end together, not one after the other (60 s)."""
     server = asgi_serve("asgi_raw:app", "-w", "1")
     began = time.monotonic()
-    statuses = asyncio.run(_many_sleeps(server.port, 200, 0.3))
+    statuses = asyncio.run(many_at_once(server.port, "/sleep?s=0.3", 200))
     elapsed = time.monotonic() - began
     assert statuses == [b"HTTP/1.1 200 OK"] * 200
     assert elapsed < 5, "200 x 0.3 s took %.1f s" % elapsed
@@ -349,7 +337,7 @@ def test_worker_connections_bounds_concurrent_connections(asgi_serve):
     and are served after (none refused)."""
     server = asgi_serve("asgi_raw:app", "-w", "1", "--worker-connections", "10")
     began = time.monotonic()
-    statuses = asyncio.run(_many_sleeps(server.port, 30, 0.5))
+    statuses = asyncio.run(many_at_once(server.port, "/sleep?s=0.5", 30))
     assert statuses == [b"HTTP/1.1 200 OK"] * 30
     assert time.monotonic() - began >= 1.4  # three rounds of ten, not one of thirty
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 import websockets
 
-from conftest import APPS, BINARY, DEBIAN_PYTHON, Server, free_port, read_response, run_narwhal
+from conftest import APPS, BINARY, DEBIAN_PYTHON, Server, free_port, many_at_once, read_response, run_narwhal
 from procs import wait_for, workers
 
 pytest.importorskip("tornado")
@@ -228,23 +228,11 @@ def test_a_client_leaving_mid_response_calls_on_connection_close(tornado):
     assert workers(tornado.pid) == pid
 
 
-async def _many_sleeps(port, n, seconds):
-    async def one():
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /sleep?s=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % str(seconds).encode())
-        await writer.drain()
-        data = await reader.read()
-        writer.close()
-        return data.split(b"\r\n", 1)[0]
-
-    return await asyncio.gather(*(one() for _ in range(n)))
-
-
 def test_200_concurrent_sleeping_requests_on_one_worker_finish_together(tornado):
     """Handlers run concurrently on the loop: 200 requests that each await asyncio.sleep(0.3)
     on -w 1 end together (one after the other would be 60 s)."""
     began = time.monotonic()
-    statuses = asyncio.run(_many_sleeps(tornado.port, 200, 0.3))
+    statuses = asyncio.run(many_at_once(tornado.port, "/sleep?s=0.3", 200))
     elapsed = time.monotonic() - began
     assert statuses == [b"HTTP/1.1 200 OK"] * 200
     assert elapsed < 5, "200 x 0.3 s took %.1f s" % elapsed
