@@ -7,11 +7,11 @@ internal static class SocketEngine
 
     /// <summary>
     /// Socket completions run on the epoll threads (one per core) instead of being queued to
-    /// the thread pool. Queued, every request took one more thread hand-off on each side, and
-    /// with the CPU shared (N workers on N cores, or the load generator beside them) a queued
-    /// completion waited behind other runnable threads: hello at -w 2 under wrk -t2 -c32 had
-    /// a p99 of 15-55 ms (3 % of requests waited 15-100 ms before Kestrel saw them), where
-    /// inline it was 2.7-5 ms, and 48 -> 34 us of CPU per request. Kestrel's own
+    /// the thread pool. Queued, every request took one more thread-pool wake-up on each side:
+    /// hello at -w 2 under wrk -t2 -c32 cost 48 us of CPU per request against 34 inline, and
+    /// the extra threads waking on the shared cores pushed the co-located client's p99 to
+    /// 15-55 ms against 2.4-5 (that tail is mostly the client's own scheduling: see
+    /// bench/run's CLIENT_PRIORITY; Narwhal's own request times stay under 10 ms). Kestrel's own
     /// UnsafePreferInlineScheduling, which also runs request parsing on those threads, made
     /// the tail worse again (13-28 ms p99) and stays off. The engine reads the variable once,
     /// when it starts; .NET's environment is its own copy (the C environment, os.environ,
